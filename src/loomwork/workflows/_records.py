@@ -1,0 +1,92 @@
+"""Run and step records: what an execution store keeps, and the state names.
+
+Payloads (input, outputs, compensation inputs, errors, results) are held as JSON text so
+that a store never has to understand them and serialisation happens once, at checkpoint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class RunState(StrEnum):
+    """Lifecycle of one workflow run (a transaction)."""
+
+    NOT_STARTED = "not_started"
+    INVOKING = "invoking"
+    WAITING_TO_COMPENSATE = "waiting_to_compensate"
+    COMPENSATING = "compensating"
+    DONE = "done"
+    REVERTED = "reverted"
+    FAILED = "failed"
+
+    @property
+    def finished(self) -> bool:
+        """True for the terminal states ``done``, ``reverted`` and ``failed``."""
+        return self in _FINISHED_RUN_STATES
+
+
+_FINISHED_RUN_STATES = frozenset({RunState.DONE, RunState.REVERTED, RunState.FAILED})
+
+
+class StepState(StrEnum):
+    """Lifecycle of one step within a run."""
+
+    NOT_STARTED = "not_started"
+    INVOKING = "invoking"
+    WAITING = "waiting"
+    DONE = "done"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    COMPENSATING = "compensating"
+    WAITING_COMPENSATION = "waiting_compensation"
+    REVERTED = "reverted"
+    COMPENSATION_FAILED = "compensation_failed"
+
+
+@dataclass(slots=True)
+class StepRecord:
+    """The checkpointed outcome of one step of one run, keyed by (run, ``key``).
+
+    ``wake_at`` is set while the step waits for a retry interval to pass.
+    """
+
+    key: str
+    state: StepState
+    attempt: int = 0
+    output_json: str | None = None
+    compensate_input_json: str | None = None
+    error_json: str | None = None
+    compensate_error_json: str | None = None
+    wake_at: float | None = None
+    updated_at: float = 0.0
+
+
+@dataclass(slots=True)
+class RunRecord:
+    """One stored workflow run.
+
+    Ownership: a process that drives the run holds ``owner`` until ``lease_until``.
+    ``wake_at`` is when the run next needs a driver: ``now`` while it is being driven (so an
+    expired lease makes it claimable), a future time while a step waits for a retry
+    interval, and ``None`` while it waits for an outside signal (``set_step_success``) or
+    has finished.
+    """
+
+    workflow: str
+    transaction_id: str
+    state: RunState
+    input_json: str = "null"
+    context_json: str = "{}"
+    result_json: str | None = None
+    errors_json: str = "[]"
+    owner: str | None = None
+    lease_until: float | None = None
+    wake_at: float | None = None
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    finished_at: float | None = None
+    expires_at: float | None = None
+    steps: dict[str, StepRecord] = field(default_factory=dict)

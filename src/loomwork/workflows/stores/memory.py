@@ -1,0 +1,102 @@
+"""In-process execution store: the reference implementation of the port."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+
+from loomwork.workflows._records import RunRecord, RunState, StepRecord
+from loomwork.workflows.stores._port import ExecutionStore
+
+
+class MemoryStore(ExecutionStore):
+    """Keeps runs in a dict; nothing survives the process. Used by tests and by runs
+    that are not durable. Records are copied in and out so callers cannot alias them."""
+
+    def __init__(self) -> None:
+        self._runs: dict[tuple[str, str], RunRecord] = {}
+
+    async def create_run(self, run: RunRecord, *, replace_finished: bool) -> RunRecord | None:
+        key = (run.workflow, run.transaction_id)
+        existing = self._runs.get(key)
+        if existing is not None and not (replace_finished and existing.state.finished):
+            return _copy(existing)
+        self._runs[key] = replace(run, steps={})
+        return None
+
+    async def load_run(self, workflow: str, transaction_id: str) -> RunRecord | None:
+        run = self._runs.get((workflow, transaction_id))
+        return None if run is None else _copy(run)
+
+    async def save_step(self, workflow: str, transaction_id: str, step: StepRecord) -> None:
+        self._runs[(workflow, transaction_id)].steps[step.key] = replace(step)
+
+    async def save_run(self, run: RunRecord) -> None:
+        stored = self._runs[(run.workflow, run.transaction_id)]
+        self._runs[(run.workflow, run.transaction_id)] = replace(run, steps=stored.steps)
+
+    async def list_runs(
+        self,
+        *,
+        workflow: str | None = None,
+        states: Iterable[RunState] | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[RunRecord]:
+        wanted = None if states is None else frozenset(states)
+        runs = [
+            replace(run, steps={})
+            for run in self._runs.values()
+            if (workflow is None or run.workflow == workflow)
+            and (wanted is None or run.state in wanted)
+        ]
+        runs.sort(key=lambda run: run.created_at, reverse=True)
+        return runs[offset : offset + limit]
+
+    async def acquire(
+        self, workflow: str, transaction_id: str, owner: str, now: float, lease_until: float
+    ) -> bool:
+        run = self._runs.get((workflow, transaction_id))
+        if run is None or run.state.finished or not _lease_free(run, owner, now):
+            return False
+        run.owner, run.lease_until, run.wake_at = owner, lease_until, now
+        return True
+
+    async def claim_due(
+        self, owner: str, now: float, lease_until: float, limit: int
+    ) -> list[tuple[str, str]]:
+        claimed: list[tuple[str, str]] = []
+        for key, run in self._runs.items():
+            if len(claimed) >= limit:
+                break
+            due = run.wake_at is not None and run.wake_at <= now
+            if due and not run.state.finished and _lease_free(run, None, now):
+                run.owner, run.lease_until, run.wake_at = owner, lease_until, now
+                claimed.append(key)
+        return claimed
+
+    async def renew_leases(
+        self, owner: str, keys: Iterable[tuple[str, str]], lease_until: float
+    ) -> None:
+        for key in keys:
+            run = self._runs.get(key)
+            if run is not None and run.owner == owner:
+                run.lease_until = lease_until
+
+    async def delete_expired(self, now: float) -> int:
+        expired = [
+            key
+            for key, run in self._runs.items()
+            if run.state.finished and run.expires_at is not None and run.expires_at <= now
+        ]
+        for key in expired:
+            del self._runs[key]
+        return len(expired)
+
+
+def _lease_free(run: RunRecord, owner: str | None, now: float) -> bool:
+    return run.owner is None or run.owner == owner or (run.lease_until or 0.0) <= now
+
+
+def _copy(run: RunRecord) -> RunRecord:
+    return replace(run, steps={key: replace(step) for key, step in run.steps.items()})
