@@ -5,17 +5,23 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 
+from typing_extensions import override
+
 from loomwork.workflows._records import RunRecord, RunState, StepRecord
 from loomwork.workflows.stores._port import ExecutionStore
 
 
 class MemoryStore(ExecutionStore):
-    """Keeps runs in a dict; nothing survives the process. Used by tests and by runs
-    that are not durable. Records are copied in and out so callers cannot alias them."""
+    """Keeps runs in a dict; nothing survives the process.
+
+    Used by tests and by runs that are not durable. Records are copied in and out so
+    callers cannot alias them.
+    """
 
     def __init__(self) -> None:
         self._runs: dict[tuple[str, str], RunRecord] = {}
 
+    @override
     async def create_run(self, run: RunRecord, *, replace_finished: bool) -> RunRecord | None:
         key = (run.workflow, run.transaction_id)
         existing = self._runs.get(key)
@@ -24,17 +30,21 @@ class MemoryStore(ExecutionStore):
         self._runs[key] = replace(run, steps={})
         return None
 
+    @override
     async def load_run(self, workflow: str, transaction_id: str) -> RunRecord | None:
         run = self._runs.get((workflow, transaction_id))
         return None if run is None else _copy(run)
 
+    @override
     async def save_step(self, workflow: str, transaction_id: str, step: StepRecord) -> None:
         self._runs[(workflow, transaction_id)].steps[step.key] = replace(step)
 
+    @override
     async def save_run(self, run: RunRecord) -> None:
         stored = self._runs[(run.workflow, run.transaction_id)]
         self._runs[(run.workflow, run.transaction_id)] = replace(run, steps=stored.steps)
 
+    @override
     async def list_runs(
         self,
         *,
@@ -53,6 +63,7 @@ class MemoryStore(ExecutionStore):
         runs.sort(key=lambda run: run.created_at, reverse=True)
         return runs[offset : offset + limit]
 
+    @override
     async def acquire(
         self, workflow: str, transaction_id: str, owner: str, now: float, lease_until: float
     ) -> bool:
@@ -62,6 +73,7 @@ class MemoryStore(ExecutionStore):
         run.owner, run.lease_until, run.wake_at = owner, lease_until, now
         return True
 
+    @override
     async def claim_due(
         self, owner: str, now: float, lease_until: float, limit: int
     ) -> list[tuple[str, str]]:
@@ -75,6 +87,7 @@ class MemoryStore(ExecutionStore):
                 claimed.append(key)
         return claimed
 
+    @override
     async def renew_leases(
         self, owner: str, keys: Iterable[tuple[str, str]], lease_until: float
     ) -> None:
@@ -83,6 +96,7 @@ class MemoryStore(ExecutionStore):
             if run is not None and run.owner == owner:
                 run.lease_until = lease_until
 
+    @override
     async def delete_expired(self, now: float) -> int:
         expired = [
             key
