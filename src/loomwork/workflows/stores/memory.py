@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from typing_extensions import override
 
+from loomwork.errors import NotFoundError
 from loomwork.workflows._records import RunRecord, RunState, StepRecord
 from loomwork.workflows.stores._port import ExecutionStore
 
@@ -37,12 +38,20 @@ class MemoryStore(ExecutionStore):
 
     @override
     async def save_step(self, workflow: str, transaction_id: str, step: StepRecord) -> None:
-        self._runs[(workflow, transaction_id)].steps[step.key] = replace(step)
+        self._stored(workflow, transaction_id).steps[step.key] = replace(step)
 
     @override
     async def save_run(self, run: RunRecord) -> None:
-        stored = self._runs[(run.workflow, run.transaction_id)]
+        stored = self._stored(run.workflow, run.transaction_id)
         self._runs[(run.workflow, run.transaction_id)] = replace(run, steps=stored.steps)
+
+    def _stored(self, workflow: str, transaction_id: str) -> RunRecord:
+        run = self._runs.get((workflow, transaction_id))
+        if run is None:
+            raise NotFoundError(
+                "run", f"{workflow}/{transaction_id}", "create it with create_run before saving it"
+            )
+        return run
 
     @override
     async def list_runs(
@@ -60,7 +69,8 @@ class MemoryStore(ExecutionStore):
             if (workflow is None or run.workflow == workflow)
             and (wanted is None or run.state in wanted)
         ]
-        runs.sort(key=lambda run: run.created_at, reverse=True)
+        # Ties are broken by key so that pages never overlap, as in the SQL store.
+        runs.sort(key=lambda run: (run.created_at, run.workflow, run.transaction_id), reverse=True)
         return runs[offset : offset + limit]
 
     @override
@@ -77,15 +87,13 @@ class MemoryStore(ExecutionStore):
     async def claim_due(
         self, owner: str, now: float, lease_until: float, limit: int
     ) -> list[tuple[str, str]]:
-        claimed: list[tuple[str, str]] = []
-        for key, run in self._runs.items():
-            if len(claimed) >= limit:
-                break
-            due = run.wake_at is not None and run.wake_at <= now
-            if due and not run.state.finished and _lease_free(run, None, now):
-                run.owner, run.lease_until, run.wake_at = owner, lease_until, now
-                claimed.append(key)
-        return claimed
+        due = [run for run in self._runs.values() if _claimable(run, now)]
+        # Longest-waiting first, so a backlog larger than ``limit`` cannot starve a run.
+        due.sort(key=lambda run: run.wake_at or 0.0)
+        claimed = due[: max(limit, 0)]
+        for run in claimed:
+            run.owner, run.lease_until, run.wake_at = owner, lease_until, now
+        return [(run.workflow, run.transaction_id) for run in claimed]
 
     @override
     async def renew_leases(
@@ -110,6 +118,11 @@ class MemoryStore(ExecutionStore):
 
 def _lease_free(run: RunRecord, owner: str | None, now: float) -> bool:
     return run.owner is None or run.owner == owner or (run.lease_until or 0.0) <= now
+
+
+def _claimable(run: RunRecord, now: float) -> bool:
+    due = run.wake_at is not None and run.wake_at <= now
+    return due and not run.state.finished and _lease_free(run, None, now)
 
 
 def _copy(run: RunRecord) -> RunRecord:

@@ -1,0 +1,337 @@
+"""SQLAlchemy execution store: durable runs in SQLite or PostgreSQL.
+
+The store talks to a synchronous engine and its ``async`` methods call it inline, without a
+thread hop: a checkpoint write sits on the run's critical path anyway (the next step must
+not start before it is stored), a SQLite call takes microseconds, and a thread pool would
+add more latency than it hides. Use a separate store (or process) per event loop if
+PostgreSQL round trips must not block other coroutines.
+
+Concurrency: every method is one transaction. Write transactions start with their write
+statement, so on SQLite they hold the single writer lock from their first read on (no
+``BEGIN IMMEDIATE`` needed, and no stale-snapshot upgrade errors); on PostgreSQL
+``claim_due`` locks its candidates with ``FOR UPDATE SKIP LOCKED`` and conditional updates
+re-check their condition on the newest row version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.compiler import SQLCompiler
+from typing_extensions import override
+
+from loomwork.db import create_engine
+from loomwork.errors import ConfigurationError, NotFoundError
+from loomwork.workflows._records import RunRecord, RunState, StepRecord
+from loomwork.workflows.stores._port import ExecutionStore
+from loomwork.workflows.stores._sql_schema import (
+    FINISHED_STATES,
+    RUN_FIELDS,
+    STEP_FIELDS,
+    Tables,
+    build_tables,
+    run_from_row,
+    run_values,
+    step_from_row,
+    step_values,
+)
+
+_INSERTS: dict[str, Any] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+_PG_FOREIGN_KEY_VIOLATION = "23503"
+
+
+class SqlAlchemyStore(ExecutionStore):
+    """Execution store on SQLite or PostgreSQL through SQLAlchemy Core.
+
+    ``url_or_engine``: a database URL (the store creates, and on :meth:`close` disposes,
+    an engine with :func:`loomwork.db.create_engine`) or an engine the caller owns. A
+    caller's SQLite engine should come from :func:`loomwork.db.create_engine` too, so that
+    foreign keys and the busy timeout are on. Tables are named ``<table_prefix>runs`` and
+    ``<table_prefix>steps`` and are created on first use.
+    """
+
+    def __init__(
+        self, url_or_engine: str | sa.URL | sa.Engine, *, table_prefix: str = "loomwork_"
+    ) -> None:
+        if isinstance(url_or_engine, sa.Engine):
+            self._engine, self._owns_engine = url_or_engine, False
+        else:
+            self._engine, self._owns_engine = create_engine(url_or_engine), True
+        dialect = self._engine.dialect.name
+        if dialect not in _INSERTS:
+            if self._owns_engine:
+                self._engine.dispose()
+            raise ConfigurationError(
+                "url", f"the SQL execution store supports sqlite and postgresql, not {dialect}"
+            )
+        self.tables = build_tables(table_prefix)
+        self._sql = _Statements(self.tables, _INSERTS[dialect])
+        self._upsert_step = _DriverStatement(self._sql.upsert_step, self._engine.dialect)
+        self._dbapi: Any = self._engine.dialect.loaded_dbapi
+        self._ready = False
+
+    @property
+    def engine(self) -> sa.Engine:
+        """The engine the store runs its statements on."""
+        return self._engine
+
+    def create_tables(self) -> None:
+        """Create the store's tables and indexes if they are missing (idempotent)."""
+        try:
+            self.tables.metadata.create_all(self._engine)
+        except sa.exc.DBAPIError:
+            # Another process created them between our check and our CREATE; the second
+            # pass sees them and creates nothing.
+            self.tables.metadata.create_all(self._engine)
+        self._ready = True
+
+    def _begin(self) -> Any:
+        if not self._ready:
+            self.create_tables()
+        return self._engine.begin()
+
+    @override
+    async def create_run(self, run: RunRecord, *, replace_finished: bool) -> RunRecord | None:
+        key = _key_params(run.workflow, run.transaction_id)
+        row = {"workflow": run.workflow, "transaction_id": run.transaction_id, **run_values(run)}
+        with self._begin() as conn:
+            if replace_finished and conn.execute(self._sql.delete_finished, key).rowcount:
+                conn.execute(self._sql.delete_steps, key)
+            while True:
+                if conn.execute(self._sql.insert_run, row).first() is not None:
+                    return None
+                existing = self._load(conn, key)
+                if existing is not None:
+                    return existing
+                # The conflicting run was deleted between our insert and our read.
+
+    @override
+    async def load_run(self, workflow: str, transaction_id: str) -> RunRecord | None:
+        with self._begin() as conn:
+            return self._load(conn, _key_params(workflow, transaction_id))
+
+    def _load(self, conn: sa.Connection, key: dict[str, str]) -> RunRecord | None:
+        row = conn.execute(self._sql.select_run, key).mappings().first()
+        if row is None:
+            return None
+        steps = (step_from_row(s) for s in conn.execute(self._sql.select_steps, key).mappings())
+        return run_from_row(row, {step.key: step for step in steps})
+
+    @override
+    async def save_step(self, workflow: str, transaction_id: str, step: StepRecord) -> None:
+        # The hot path of durable runs: one upsert on a pooled DBAPI connection with SQL
+        # compiled once. SQLAlchemy's execute() would double its cost on SQLite.
+        if not self._ready:
+            self.create_tables()
+        upsert = self._upsert_step
+        params = upsert.params(step_values(workflow, transaction_id, step))
+        connection = self._engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(upsert.sql, params)
+            finally:
+                cursor.close()
+            connection.commit()
+        except self._dbapi.IntegrityError as exc:
+            if _is_foreign_key_violation(exc):
+                raise _run_not_found(workflow, transaction_id) from exc
+            raise _driver_error(exc, upsert.sql, params, False, self._engine.dialect) from exc
+        except self._dbapi.Error as exc:
+            lost = self._engine.dialect.is_disconnect(exc, connection.dbapi_connection, None)
+            if lost:
+                connection.invalidate(exc)
+            raise _driver_error(exc, upsert.sql, params, lost, self._engine.dialect) from exc
+        finally:
+            connection.close()
+
+    @override
+    async def save_run(self, run: RunRecord) -> None:
+        params = {**_key_params(run.workflow, run.transaction_id), **run_values(run)}
+        with self._begin() as conn:
+            if not conn.execute(self._sql.update_run, params).rowcount:
+                raise _run_not_found(run.workflow, run.transaction_id)
+
+    @override
+    async def list_runs(
+        self,
+        *,
+        workflow: str | None = None,
+        states: Iterable[RunState] | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[RunRecord]:
+        runs = self.tables.runs
+        query = sa.select(runs).order_by(
+            runs.c.created_at.desc(), runs.c.workflow.desc(), runs.c.transaction_id.desc()
+        )
+        if workflow is not None:
+            query = query.where(runs.c.workflow == workflow)
+        if states is not None:
+            query = query.where(runs.c.state.in_([state.value for state in states]))
+        query = query.limit(limit).offset(offset)
+        with self._begin() as conn:
+            return [run_from_row(row, {}) for row in conn.execute(query).mappings()]
+
+    @override
+    async def acquire(
+        self, workflow: str, transaction_id: str, owner: str, now: float, lease_until: float
+    ) -> bool:
+        params = {
+            **_key_params(workflow, transaction_id),
+            "b_owner": owner,
+            "b_now": now,
+            "b_lease_until": lease_until,
+        }
+        with self._begin() as conn:
+            return bool(conn.execute(self._sql.acquire, params).rowcount)
+
+    @override
+    async def claim_due(
+        self, owner: str, now: float, lease_until: float, limit: int
+    ) -> list[tuple[str, str]]:
+        if limit <= 0:
+            return []
+        params = {"b_owner": owner, "b_now": now, "b_lease_until": lease_until, "b_limit": limit}
+        with self._begin() as conn:
+            return [(row[0], row[1]) for row in conn.execute(self._sql.claim, params)]
+
+    @override
+    async def renew_leases(
+        self, owner: str, keys: Iterable[tuple[str, str]], lease_until: float
+    ) -> None:
+        params = [
+            {**_key_params(wf, tx), "b_owner": owner, "b_lease_until": lease_until}
+            for wf, tx in keys
+        ]
+        if params:
+            with self._begin() as conn:
+                conn.execute(self._sql.renew, params)
+
+    @override
+    async def delete_expired(self, now: float) -> int:
+        with self._begin() as conn:
+            expired = conn.execute(self._sql.expire, {"b_now": now})
+            keys = [_key_params(workflow, transaction_id) for workflow, transaction_id in expired]
+            if keys:
+                conn.execute(self._sql.delete_steps, keys)
+        return len(keys)
+
+    @override
+    async def close(self) -> None:
+        if self._owns_engine:
+            self._engine.dispose()
+
+
+class _Statements:
+    """Every statement the store runs, built once so SQLAlchemy's compiled cache hits."""
+
+    def __init__(self, tables: Tables, insert: Any) -> None:
+        runs, steps = tables.runs, tables.steps
+        run_key = _key_clause(runs)
+        # RETURNING tells whether the row went in; rowcount is unreliable for inserts.
+        self.insert_run = (
+            insert(runs)
+            .on_conflict_do_nothing(index_elements=[runs.c.workflow, runs.c.transaction_id])
+            .returning(runs.c.workflow)
+        )
+        self.delete_finished = sa.delete(runs).where(run_key, runs.c.state.in_(FINISHED_STATES))
+        # Explicit (besides ON DELETE CASCADE) for SQLite engines without foreign keys.
+        self.delete_steps = sa.delete(steps).where(_key_clause(steps))
+        self.select_run = sa.select(runs).where(run_key)
+        self.select_steps = sa.select(steps).where(_key_clause(steps))
+        upsert = insert(steps)
+        self.upsert_step = upsert.on_conflict_do_update(
+            index_elements=[steps.c.workflow, steps.c.transaction_id, steps.c.key],
+            set_={name: upsert.excluded[name] for name in STEP_FIELDS},
+        )
+        self.update_run = (
+            sa.update(runs).where(run_key).values({name: sa.bindparam(name) for name in RUN_FIELDS})
+        )
+        now: sa.BindParameter[float] = sa.bindparam("b_now")
+        lease_free = sa.or_(
+            runs.c.owner.is_(None), runs.c.lease_until.is_(None), runs.c.lease_until <= now
+        )
+        unfinished = runs.c.state.not_in(FINISHED_STATES)
+        take: dict[str, sa.BindParameter[Any]] = {
+            "owner": sa.bindparam("b_owner"),
+            "lease_until": sa.bindparam("b_lease_until"),
+        }
+        self.acquire = (
+            sa.update(runs)
+            .where(run_key, unfinished, sa.or_(lease_free, runs.c.owner == take["owner"]))
+            .values(**take, wake_at=now)
+        )
+        due = (
+            sa.select(runs.c.workflow, runs.c.transaction_id)
+            .where(runs.c.wake_at <= now, unfinished, lease_free)
+            .order_by(runs.c.wake_at)
+            .limit(sa.bindparam("b_limit"))
+            .with_for_update(skip_locked=True)
+        )
+        self.claim = (
+            sa.update(runs)
+            .where(sa.tuple_(runs.c.workflow, runs.c.transaction_id).in_(due))
+            .values(**take, wake_at=now)
+            .returning(runs.c.workflow, runs.c.transaction_id)
+        )
+        self.renew = (
+            sa.update(runs)
+            .where(run_key, runs.c.owner == take["owner"])
+            .values(lease_until=take["lease_until"])
+        )
+        self.expire = (
+            sa.delete(runs)
+            .where(runs.c.state.in_(FINISHED_STATES), runs.c.expires_at <= now)
+            .returning(runs.c.workflow, runs.c.transaction_id)
+        )
+
+
+class _DriverStatement:
+    """A statement compiled once to the driver's SQL, run without SQLAlchemy's executor."""
+
+    def __init__(self, statement: sa.ClauseElement, dialect: sa.Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        assert isinstance(compiled, SQLCompiler)
+        self.sql = str(compiled)
+        self._names = compiled.positiontup
+
+    def params(self, values: dict[str, Any]) -> Any:
+        """The parameters in the driver's style: a tuple for SQLite, the dict for psycopg."""
+        if self._names is None:
+            return values
+        return tuple(values[name] for name in self._names)
+
+
+def _key_clause(table: sa.Table) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        table.c.workflow == sa.bindparam("b_workflow"),
+        table.c.transaction_id == sa.bindparam("b_transaction_id"),
+    )
+
+
+def _key_params(workflow: str, transaction_id: str) -> dict[str, str]:
+    return {"b_workflow": workflow, "b_transaction_id": transaction_id}
+
+
+def _driver_error(
+    exc: Exception, sql: str, params: Any, lost: bool, dialect: sa.Dialect
+) -> Exception:
+    """Wrap a DBAPI error as SQLAlchemy would, so callers see one family of errors."""
+    return sa.exc.DBAPIError.instance(
+        sql, params, exc, dialect.loaded_dbapi.Error, lost, dialect=dialect
+    )
+
+
+def _is_foreign_key_violation(exc: Exception) -> bool:
+    sqlstate = getattr(exc, "sqlstate", None)
+    return sqlstate == _PG_FOREIGN_KEY_VIOLATION or "FOREIGN KEY" in str(exc)
+
+
+def _run_not_found(workflow: str, transaction_id: str) -> NotFoundError:
+    return NotFoundError(
+        "run", f"{workflow}/{transaction_id}", "create it with create_run before saving it"
+    )
