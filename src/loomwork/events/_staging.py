@@ -1,0 +1,112 @@
+"""Where emitters put events: a sink. Staged for a workflow run, or straight to the bus.
+
+Data services call ``sink.emit(events)`` (a plain method) after their transaction commits.
+Inside a workflow run the sink is the run's :class:`StagedEvents`, released to the bus
+only when the top-level run succeeds; outside, a :class:`BusEventSink` publishes at once.
+:func:`use_event_sink` / :func:`current_event_sink` let the caller choose the sink for a
+block of code without passing it through every call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Protocol, runtime_checkable
+
+from loomwork.events._event import Event
+from loomwork.events._port import EventBus
+
+logger = logging.getLogger("loomwork.events")
+
+
+@runtime_checkable
+class EventSink(Protocol):
+    """Anything that accepts emitted events; ``emit`` must not block or raise for delivery."""
+
+    def emit(self, events: Sequence[Event]) -> None:
+        """Take ``events`` (in order) for publishing now or later."""
+
+
+class StagedEvents:
+    """Collects the events of one workflow run until the run's outcome is known."""
+
+    __slots__ = ("_events",)
+
+    def __init__(self, events: Sequence[Event] = ()) -> None:
+        self._events: list[Event] = list(events)
+
+    def emit(self, events: Sequence[Event]) -> None:
+        """Stage ``events`` after those already staged."""
+        self._events.extend(events)
+
+    @property
+    def events(self) -> list[Event]:
+        """A copy of what is staged, in emit order."""
+        return list(self._events)
+
+    def release(self) -> list[Event]:
+        """Return everything staged, for publishing, and empty the buffer."""
+        released, self._events = self._events, []
+        return released
+
+    def discard(self) -> None:
+        """Drop everything staged (the run failed or compensated)."""
+        self._events = []
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+
+class BusEventSink:
+    """Publishes emitted events on ``bus`` from sync code running in the event loop.
+
+    ``emit`` schedules the publish as a task; :meth:`flush` waits for those scheduled so
+    far (call it before shutdown). A failed publish is logged with the event ids.
+    """
+
+    __slots__ = ("_bus", "_tasks")
+
+    def __init__(self, bus: EventBus) -> None:
+        self._bus = bus
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def emit(self, events: Sequence[Event]) -> None:
+        """Schedule publishing ``events``; needs a running event loop in this thread."""
+        if not events:
+            return
+        batch = list(events)
+        task = asyncio.get_running_loop().create_task(self._publish(batch))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _publish(self, events: list[Event]) -> None:
+        try:
+            await self._bus.publish(events)
+        except Exception:
+            logger.exception("publishing events %s failed", ", ".join(e.id for e in events))
+
+    async def flush(self) -> None:
+        """Wait until every publish scheduled so far has finished."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks)
+
+
+_current_sink: ContextVar[EventSink | None] = ContextVar("loomwork_event_sink", default=None)
+
+
+def current_event_sink() -> EventSink | None:
+    """The sink chosen by the innermost :func:`use_event_sink`, if any."""
+    return _current_sink.get()
+
+
+@contextmanager
+def use_event_sink(sink: EventSink) -> Iterator[EventSink]:
+    """Make ``sink`` the current sink for the block (and tasks started inside it)."""
+    token = _current_sink.set(sink)
+    try:
+        yield sink
+    finally:
+        _current_sink.reset(token)
