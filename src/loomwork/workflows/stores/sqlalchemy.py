@@ -322,7 +322,12 @@ def _driver_error(
 ) -> Exception:
     """Wrap a DBAPI error as SQLAlchemy would, so callers see one family of errors."""
     return sa.exc.DBAPIError.instance(
-        sql, params, exc, dialect.loaded_dbapi.Error, lost, dialect=dialect
+        sql,
+        params,
+        exc,
+        dialect.loaded_dbapi.Error,
+        connection_invalidated=lost,
+        dialect=dialect,
     )
 
 

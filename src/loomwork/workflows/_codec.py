@@ -1,0 +1,75 @@
+"""JSON for checkpoints: payloads are encoded once, when a durable run records them."""
+
+from __future__ import annotations
+
+import json
+import traceback
+from typing import Any, NoReturn
+
+from loomwork.errors import CheckpointError, LoomworkError
+
+
+class _Unserialisable(Exception):
+    def __init__(self, type_name: str) -> None:
+        self.type_name = type_name
+
+
+def _refuse(obj: Any) -> NoReturn:
+    raise _Unserialisable(type(obj).__name__)
+
+
+_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+_checkpoint_encoder = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_refuse
+)
+
+
+def encode(value: Any, workflow: str, step: str, what: str) -> str:
+    """Encode ``value`` as JSON text, or raise :class:`CheckpointError` naming the step."""
+    try:
+        return _checkpoint_encoder.encode(value)
+    except _Unserialisable as exc:
+        raise CheckpointError(workflow, step, what, exc.type_name) from None
+    except ValueError as exc:  # NaN, infinity or a reference cycle
+        raise CheckpointError(workflow, step, what, f"value ({exc})") from None
+
+
+def decode(text: str | None) -> Any:
+    """Decode JSON text written by :func:`encode`; ``None`` stays ``None``."""
+    return None if text is None else json.loads(text)
+
+
+def encode_error(error: BaseException) -> str:
+    """Describe an exception as JSON: type, module, message and traceback text."""
+    kind = type(error)
+    return _encoder.encode(
+        {
+            "type": kind.__qualname__,
+            "module": kind.__module__,
+            "message": str(error),
+            "traceback": "".join(traceback.format_exception(error))[-8000:],
+        }
+    )
+
+
+class RecordedError(LoomworkError):
+    """An error read back from a checkpoint (the original object lived in another process).
+
+    ``type_name`` is the original exception's qualified type name.
+    """
+
+    def __init__(self, type_name: str, message: str, traceback_text: str = "") -> None:
+        super().__init__(f"{type_name}: {message}")
+        self.type_name = type_name
+        self.original_message = message
+        self.traceback_text = traceback_text
+
+
+def decode_error(text: str) -> RecordedError:
+    """The :class:`RecordedError` for JSON written by :func:`encode_error`."""
+    data = json.loads(text)
+    return RecordedError(
+        f"{data.get('module', '?')}.{data.get('type', '?')}",
+        data.get("message", ""),
+        data.get("traceback", ""),
+    )
