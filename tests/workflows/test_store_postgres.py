@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -62,7 +62,14 @@ async def test_next_call_works_after_connections_were_killed(
     assert loaded.steps == {"reserve": make_step()}
 
 
-@pytest.mark.parametrize("call", ["save_step", "save_run"])
+CALLS: dict[str, Callable[[SqlAlchemyStore], Awaitable[object]]] = {
+    "save_step": lambda store: store.save_step(WF, "tx-1", make_step()),
+    "save_run": lambda store: store.save_run(make_run(state=RunState.DONE)),
+    "claim_due": lambda store: store.claim_due("w1", now=1e12, lease_until=2e12, limit=5),
+}
+
+
+@pytest.mark.parametrize("call", CALLS)
 async def test_connection_killed_inside_a_call_raises_then_next_call_works(
     pg_store: SqlAlchemyStore, admin: sa.Connection, call: str
 ) -> None:
@@ -77,10 +84,7 @@ async def test_connection_killed_inside_a_call_raises_then_next_call_works(
     sa.event.listen(pg_store.engine.pool, "checkout", kill_after_checkout)
     try:
         with pytest.raises(sa.exc.DBAPIError) as raised:
-            if call == "save_step":
-                await pg_store.save_step(WF, "tx-1", make_step())
-            else:
-                await pg_store.save_run(make_run(state=RunState.DONE))
+            await CALLS[call](pg_store)
     finally:
         sa.event.remove(pg_store.engine.pool, "checkout", kill_after_checkout)
     assert kills == [1]
@@ -88,5 +92,5 @@ async def test_connection_killed_inside_a_call_raises_then_next_call_works(
     await pg_store.save_step(WF, "tx-1", make_step(attempt=7))
     loaded = await pg_store.load_run(WF, "tx-1")
     assert loaded is not None
-    assert loaded.state is RunState.INVOKING
+    assert (loaded.state, loaded.owner) == (RunState.INVOKING, None)
     assert loaded.steps == {"reserve": make_step(attempt=7)}
