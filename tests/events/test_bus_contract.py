@@ -1,0 +1,187 @@
+"""The EventBus contract, run against the local bus and the Redis Streams bus."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import pytest
+from event_helpers import FAST_RETRY, BusFactory, Recorder
+
+from loomwork.container import Container
+from loomwork.errors import ConflictError, DefinitionError
+from loomwork.events import Event, RetryPolicy, Subscriber
+
+pytestmark = pytest.mark.timeout(30)
+
+
+async def test_events_reach_the_subscribers_whose_names_match(make_bus: BusFactory) -> None:
+    one, many, every, other = Recorder(), Recorder(), Recorder(), Recorder()
+    bus = make_bus()
+    bus.subscribe(Subscriber(one, "brand.created", subscriber_id="one"))
+    bus.subscribe(Subscriber(many, ["brand.created", "brand.updated"], subscriber_id="many"))
+    bus.subscribe(Subscriber(every, "*", subscriber_id="every"))
+    bus.subscribe(Subscriber(other, "product.created", subscriber_id="other"))
+    await bus.start()
+    created = Event("brand.created", {"id": "brand_1"})
+    updated = Event("brand.updated", {"id": "brand_1"})
+    placed = Event("order.placed", {"id": "order_1"})
+
+    await bus.publish([created, updated, placed])
+    await bus.drain()
+
+    assert one.ids == [created.id]
+    assert many.ids == [created.id, updated.id]
+    assert every.ids == [created.id, updated.id, placed.id]
+    assert other.events == []
+
+
+async def test_event_fields_and_container_reach_the_handler_intact(
+    make_bus: BusFactory,
+) -> None:
+    container = Container({"marker": "here"})
+    recorder = Recorder()
+    bus = make_bus(container)
+    bus.subscribe(Subscriber(recorder, "brand.created", subscriber_id="fields"))
+    await bus.start()
+    sent = Event(
+        "brand.created",
+        {"id": "brand_1", "tags": ["a", "b"], "n": 3},
+        metadata={"source": "sync:system", "nested": {"x": 1.5}},
+        timestamp=1_700_000_000.123456,
+    )
+
+    await bus.publish([sent])
+    await bus.drain()
+
+    assert recorder.events == [sent]
+    assert recorder.containers[0].resolve("marker") == "here"
+
+
+async def test_a_raising_subscriber_affects_neither_others_nor_the_publisher(
+    make_bus: BusFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken, healthy = Recorder(fail_times=100), Recorder()
+    bus = make_bus()
+    bus.subscribe(Subscriber(broken, "brand.created", subscriber_id="broken", retry=FAST_RETRY))
+    bus.subscribe(Subscriber(healthy, "brand.created", subscriber_id="healthy"))
+    await bus.start()
+    events = [Event("brand.created", {"n": n}) for n in range(3)]
+
+    with caplog.at_level(logging.WARNING, logger="loomwork.events"):
+        await bus.publish(events)
+        await bus.drain()
+
+    assert healthy.ids == [e.id for e in events]
+    assert broken.events == []
+    failures = [r.getMessage() for r in caplog.records if r.name == "loomwork.events"]
+    assert any("broken" in text and events[0].id in text for text in failures)
+
+
+async def test_a_failing_handler_is_retried_until_it_succeeds(make_bus: BusFactory) -> None:
+    flaky = Recorder(fail_times=2)
+    bus = make_bus()
+    bus.subscribe(Subscriber(flaky, "brand.created", subscriber_id="flaky", retry=FAST_RETRY))
+    await bus.start()
+    event = Event("brand.created", {"id": "brand_1"})
+
+    await bus.publish([event])
+    await bus.drain()
+
+    assert flaky.calls == 3
+    assert flaky.ids == [event.id]
+    assert await bus.dead_letters() == []
+
+
+async def test_the_event_is_dead_lettered_after_the_last_attempt(make_bus: BusFactory) -> None:
+    broken, fine = Recorder(fail_times=100, error=ValueError), Recorder()
+    bus = make_bus()
+    bus.subscribe(Subscriber(broken, "brand.created", subscriber_id="broken", retry=FAST_RETRY))
+    bus.subscribe(Subscriber(fine, "brand.created", subscriber_id="fine"))
+    await bus.start()
+    event = Event("brand.created", {"id": "brand_1"}, metadata={"source": "test"})
+
+    await bus.publish([event])
+    await bus.drain()
+
+    assert broken.calls == FAST_RETRY.max_attempts
+    [letter] = await bus.dead_letters()
+    assert letter.subscriber_id == "broken"
+    assert letter.event == event
+    assert letter.attempts == FAST_RETRY.max_attempts
+    assert letter.error == f"ValueError: failure 3 on {event.id}"
+    assert await bus.dead_letters("fine") == []
+    assert [d.event.id for d in await bus.dead_letters("broken")] == [event.id]
+
+
+async def test_a_subscriber_receives_events_in_publish_order(make_bus: BusFactory) -> None:
+    recorder = Recorder()
+    bus = make_bus()
+    bus.subscribe(Subscriber(recorder, "*", subscriber_id="ordered"))
+    await bus.start()
+    events = [Event(f"thing.{n % 3}", {"n": n}) for n in range(120)]
+
+    for start in range(0, len(events), 10):
+        await bus.publish(events[start : start + 10])
+    await bus.drain()
+
+    assert recorder.ids == [e.id for e in events]
+
+
+async def test_sync_handlers_run_off_the_event_loop(make_bus: BusFactory) -> None:
+    seen: list[tuple[str, bool]] = []
+
+    def handler(event: Event, container: Any) -> None:
+        seen.append((event.id, threading.current_thread() is threading.main_thread()))
+
+    bus = make_bus()
+    bus.subscribe(Subscriber(handler, "brand.created"))
+    await bus.start()
+    event = Event("brand.created", {})
+
+    await bus.publish([event])
+    await bus.drain()
+
+    assert seen == [(event.id, False)]
+
+
+async def test_duplicate_subscriber_ids_are_rejected(make_bus: BusFactory) -> None:
+    bus = make_bus()
+    handler = Recorder()
+    bus.subscribe(Subscriber(handler, "a.b", subscriber_id="same"))
+
+    with pytest.raises(DefinitionError, match="'same' is already taken"):
+        bus.subscribe(Subscriber(Recorder(), "c.d", subscriber_id="same"))
+
+    async def first(event: Event, container: Any) -> None: ...
+
+    bus.subscribe(Subscriber(first, "a.b"))
+    with pytest.raises(DefinitionError, match="first"):
+        bus.subscribe(Subscriber(first, "x.y"))
+    ids = [s.id for s in bus.subscribers]
+    assert ids[0] == "same"
+    assert ids[1].endswith("test_duplicate_subscriber_ids_are_rejected.<locals>.first")
+
+
+async def test_subscribing_to_a_running_bus_and_draining_a_stopped_one_are_refused(
+    make_bus: BusFactory,
+) -> None:
+    bus = make_bus()
+    with pytest.raises(ConflictError, match="start"):
+        await bus.drain()
+    await bus.start()
+    with pytest.raises(ConflictError, match="subscribe before start"):
+        bus.subscribe(Subscriber(Recorder(), "a.b", subscriber_id="late"))
+
+
+async def test_drain_times_out_while_a_retry_is_still_waiting(make_bus: BusFactory) -> None:
+    slow_retry = RetryPolicy(max_attempts=2, initial_backoff=30, max_backoff=30)
+    bus = make_bus(stop_timeout=0)
+    bus.subscribe(Subscriber(Recorder(fail_times=5), "a.b", subscriber_id="slow", retry=slow_retry))
+    await bus.start()
+
+    await bus.publish([Event("a.b", {})])
+
+    with pytest.raises(TimeoutError, match="pending"):
+        await bus.drain(timeout=0.3)
