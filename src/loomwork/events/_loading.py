@@ -105,8 +105,7 @@ def _subscriber_from(module: ModuleType, where: str, default_id: str) -> Subscri
     config = getattr(module, "config", None)
     if not isinstance(config, dict):
         raise DefinitionError(
-            f"{where}: 'config' must be a dict such as {{'event': 'brand.created'}}, "
-            f"got {config!r}"
+            f"{where}: 'config' must be a dict such as {{'event': 'brand.created'}}, got {config!r}"
         )
     options = _check_config(config, where)
     try:
@@ -130,8 +129,10 @@ def _check_config(config: dict[Any, Any], where: str) -> dict[str, Any]:
         raise DefinitionError(f"{where}: config field 'event' is required")
     event = config["event"]
     names = [event] if isinstance(event, str) else event
-    if not isinstance(names, list) or not names or not all(
-        isinstance(n, str) and n.strip() for n in names
+    if (
+        not isinstance(names, list)
+        or not names
+        or not all(isinstance(n, str) and n.strip() for n in names)
     ):
         raise DefinitionError(
             f"{where}: config field 'event' must be an event name, a non-empty list of "
@@ -146,7 +147,6 @@ def _check_config(config: dict[Any, Any], where: str) -> dict[str, Any]:
     attempts = config.get("max_attempts", 1)
     if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
         raise DefinitionError(
-            f"{where}: config field 'max_attempts' must be an int of at least 1, "
-            f"got {attempts!r}"
+            f"{where}: config field 'max_attempts' must be an int of at least 1, got {attempts!r}"
         )
     return dict(config)

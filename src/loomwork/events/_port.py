@@ -68,10 +68,10 @@ class EventBus(ABC):
 
     @abstractmethod
     def subscribe(self, subscriber: Subscriber) -> None:
-        """Add ``subscriber``; allowed before or after :meth:`start`.
+        """Add ``subscriber``; subscribers are added before :meth:`start`.
 
-        Must raise ``DefinitionError`` when a subscriber with the same id is subscribed.
-        A subscriber added to a running bus receives events published after the call.
+        Must raise ``DefinitionError`` when a subscriber with the same id is subscribed,
+        and ``ConflictError`` when the bus is running (stop, subscribe, start again).
         """
 
     @abstractmethod
@@ -84,7 +84,11 @@ class EventBus(ABC):
 
     @abstractmethod
     async def start(self) -> None:
-        """Begin delivering to subscribers. Publishing does not need a started bus."""
+        """Begin delivering to subscribers.
+
+        Returns once every event published from then on is sure to reach every
+        subscriber. Publishing does not need a started bus.
+        """
 
     @abstractmethod
     async def stop(self) -> None:

@@ -80,7 +80,6 @@ class StreamConsumer:
         )
 
     async def _run(self) -> None:
-        await self._ensure_group()
         await self._reclaim(own=True)
         next_claim = time.monotonic() + self.config.claim_interval
         while not self.stopping:
@@ -91,7 +90,8 @@ class StreamConsumer:
             entries = await self._read(self._wait_until(next_claim))
             await self._handle([(entry_id, fields, 1) for entry_id, fields in entries])
 
-    async def _ensure_group(self) -> None:
+    async def ensure_group(self) -> None:
+        """Create the subscriber's consumer group (and the stream) unless it exists."""
         from redis.exceptions import ResponseError
 
         cfg = self.config

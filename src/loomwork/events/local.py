@@ -29,6 +29,12 @@ from loomwork.events._port import DeadLetter, EventBus
 from loomwork.events._subscriber import Subscriber, seconds
 
 
+def _running_error(subscriber: Subscriber) -> ConflictError:
+    return ConflictError(
+        f"cannot subscribe {subscriber.id!r} to a running event bus; subscribe before start()"
+    )
+
+
 class _LocalWorker:
     """Delivers one subscriber's queue, one event at a time."""
 
@@ -91,12 +97,11 @@ class LocalEventBus(EventBus):
 
     @override
     def subscribe(self, subscriber: Subscriber) -> None:
-        self._registry.add(subscriber)
-        worker = _LocalWorker(self, subscriber)
-        self._workers.append(worker)
-        self._routes.clear()
         if self._running:
-            worker.start()
+            raise _running_error(subscriber)
+        self._registry.add(subscriber)
+        self._workers.append(_LocalWorker(self, subscriber))
+        self._routes.clear()
 
     def _route(self, name: str) -> list[_LocalWorker]:
         workers = self._routes.get(name)

@@ -107,14 +107,12 @@ class RedisEventBus(EventBus):
 
     @override
     def subscribe(self, subscriber: Subscriber) -> None:
-        self._registry.add(subscriber)
         if self._running:
-            self._start_consumer(subscriber)
-
-    def _start_consumer(self, subscriber: Subscriber) -> None:
-        consumer = StreamConsumer(self._config, subscriber, self.container)
-        self._consumers.append(consumer)
-        consumer.start()
+            raise ConflictError(
+                f"cannot subscribe {subscriber.id!r} to a running event bus; "
+                "subscribe before start()"
+            )
+        self._registry.add(subscriber)
 
     @override
     async def publish(self, events: Sequence[Event]) -> None:
@@ -142,9 +140,13 @@ class RedisEventBus(EventBus):
     async def start(self) -> None:
         if self._running:
             return
+        consumers = [StreamConsumer(self._config, s, self.container) for s in self._registry]
+        for consumer in consumers:
+            await consumer.ensure_group()
         self._running = True
-        for subscriber in self._registry:
-            self._start_consumer(subscriber)
+        self._consumers = consumers
+        for consumer in consumers:
+            consumer.start()
 
     @override
     async def stop(self) -> None:
