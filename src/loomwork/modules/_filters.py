@@ -1,0 +1,162 @@
+"""Turns Medusa-style filter, order and select arguments into SQLAlchemy clauses.
+
+Field names are looked up among the model's columns and operators in a fixed table, so
+nothing from the caller is ever written into SQL text; anything unknown is a
+:class:`ValidationError` naming the model and the field.
+
+Filter language::
+
+    {"name": "Acme"}                      equality; None means IS NULL
+    {"id": ["brand_1", "brand_2"]}        a list means IN (an empty list matches nothing)
+    {"name": {"$ilike": "ac%"}}           operators: $eq $ne $in $nin $like $ilike
+                                          $gt $gte $lt $lte
+    {"$or": [{...}, {...}], "$and": [...]}
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+from loomwork.errors import ValidationError
+from loomwork.modules._table import ModelInfo
+
+Filters = Mapping[str, Any]
+Clause = sa.ColumnElement[bool]
+
+# Beyond this many values an IN list travels as one parameter (a JSON text on SQLite, an
+# array on PostgreSQL), which keeps under the drivers' parameter limits and compiles fast.
+LARGE_IN_LIST = 500
+
+_COMPARISONS: dict[str, Callable[[sa.ColumnElement[Any], Any], Clause]] = {
+    "$gt": lambda column, value: column > value,
+    "$gte": lambda column, value: column >= value,
+    "$lt": lambda column, value: column < value,
+    "$lte": lambda column, value: column <= value,
+    "$like": lambda column, value: column.like(value),
+    "$ilike": lambda column, value: column.ilike(value),
+}
+OPERATORS = frozenset({"$eq", "$ne", "$in", "$nin", *_COMPARISONS})
+
+
+def where_clauses(info: ModelInfo, filters: Filters | None, dialect: str) -> list[Clause]:
+    """The conjunction of ``filters`` as a list of clauses (empty means everything)."""
+    if filters is None:
+        return []
+    if not isinstance(filters, Mapping):
+        raise ValidationError(
+            f"{info.name} filters must be a mapping of field to condition, "
+            f"not {type(filters).__name__}",
+            record=info.name,
+        )
+    return [_condition(info, key, value, dialect) for key, value in filters.items()]
+
+
+def _condition(info: ModelInfo, key: Any, value: Any, dialect: str) -> Clause:
+    if key in ("$and", "$or"):
+        if not isinstance(value, list | tuple):
+            raise ValidationError(
+                f"{info.name} filter {key} takes a list of filters", record=info.name, field=key
+            )
+        parts = [sa.and_(sa.true(), *where_clauses(info, part, dialect)) for part in value]
+        if key == "$and":
+            return sa.and_(sa.true(), *parts)
+        return sa.or_(sa.false(), *parts)
+    column = info.column(key)
+    if isinstance(value, Mapping):
+        return sa.and_(
+            sa.true(), *(_operator(info, column, op, arg, dialect) for op, arg in value.items())
+        )
+    return _equals(column, value, dialect)
+
+
+def _equals(column: sa.Column[Any], value: Any, dialect: str) -> Clause:
+    if value is None:
+        return column.is_(None)
+    if isinstance(value, list | tuple | set | frozenset):
+        return in_list(column, list(value), dialect)
+    clause: Clause = column == value
+    return clause
+
+
+def _operator(info: ModelInfo, column: sa.Column[Any], op: Any, arg: Any, dialect: str) -> Clause:
+    if op == "$eq":
+        return _equals(column, arg, dialect)
+    if op == "$ne":
+        return column.is_not(None) if arg is None else column != arg
+    if op in ("$in", "$nin"):
+        if not isinstance(arg, list | tuple | set | frozenset):
+            raise ValidationError(
+                f"{info.name}.{column.key} {op} takes a list", record=info.name, field=column.key
+            )
+        clause = in_list(column, list(arg), dialect)
+        return sa.not_(clause) if op == "$nin" else clause
+    compare = _COMPARISONS.get(op) if isinstance(op, str) else None
+    if compare is None:
+        raise ValidationError(
+            f"{info.name}.{column.key}: unknown operator {op!r}; "
+            f"use one of {', '.join(sorted(OPERATORS))}",
+            record=info.name,
+            field=column.key,
+        )
+    if arg is None:
+        raise ValidationError(
+            f"{info.name}.{column.key} {op} needs a value, not None",
+            record=info.name,
+            field=column.key,
+        )
+    return compare(column, arg)
+
+
+def in_list(column: sa.ColumnElement[Any], values: list[Any], dialect: str) -> Clause:
+    """``column IN values``, sending long lists of text or integers as one parameter."""
+    if len(values) < LARGE_IN_LIST or not _plain_scalars(values):
+        return column.in_(values)
+    if dialect == "postgresql":
+        element_type = sa.String() if isinstance(values[0], str) else sa.BigInteger()
+        return column == sa.any_(sa.literal(values, postgresql.ARRAY(element_type)))
+    if dialect == "sqlite":
+        each = sa.func.json_each(sa.literal(json.dumps(values))).table_valued("value")
+        return column.in_(sa.select(each.c.value))
+    return column.in_(values)
+
+
+def _plain_scalars(values: Sequence[Any]) -> bool:
+    kind = type(values[0])
+    return kind in (str, int) and all(type(value) is kind for value in values)
+
+
+def order_by(info: ModelInfo, order: Mapping[str, str] | None) -> list[sa.ColumnElement[Any]]:
+    """``ORDER BY`` terms from ``{"field": "ASC" | "DESC"}``; ``id`` breaks ties."""
+    terms: list[sa.ColumnElement[Any]] = []
+    fields = set()
+    for field, direction in (order or {}).items():
+        column = info.column(field)
+        if not isinstance(direction, str) or direction.lower() not in ("asc", "desc"):
+            raise ValidationError(
+                f"{info.name} order for {field!r} must be 'ASC' or 'DESC', not {direction!r}",
+                record=info.name,
+                field=field,
+            )
+        terms.append(column.desc() if direction.lower() == "desc" else column.asc())
+        fields.add(field)
+    if "id" not in fields:
+        terms.append(info.table.c.id.asc())
+    return terms
+
+
+def selected_columns(info: ModelInfo, select: Sequence[str] | None) -> list[sa.Column[Any]]:
+    """The columns named by ``select`` (all of them when ``None``)."""
+    if select is None:
+        return list(info.columns.values())
+    if isinstance(select, str):
+        raise ValidationError(
+            f"{info.name} select must be a list of field names, not a string",
+            record=info.name,
+            field=select,
+        )
+    return [info.column(field) for field in select]

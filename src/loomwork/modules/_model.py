@@ -1,0 +1,116 @@
+"""The declarative base every module model derives from.
+
+``Model`` gives each table a prefixed ULID primary key (``brand_01H...``, the prefix from
+``__id_prefix__``) and timezone-aware UTC ``created_at``, ``updated_at`` and ``deleted_at``
+columns. Datetimes are read back as aware UTC values on every database: SQLite stores them
+as fixed-width UTC text (so text order is time order), PostgreSQL as ``timestamptz``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+from typing_extensions import override
+
+from loomwork.errors import DefinitionError
+from loomwork.modules._ids import new_id
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    """The current time as an aware UTC datetime."""
+    return datetime.now(UTC)
+
+
+class UtcDateTime(sa.types.TypeDecorator[datetime]):
+    """An aware UTC datetime; also accepts ISO-8601 strings (as found in JSON outputs)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    @override
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return _SqliteUtcText()
+        return dialect.type_descriptor(sa.DateTime(timezone=True))
+
+    @override
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        moment = to_utc(value)
+        if dialect.name == "sqlite":
+            return moment.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+        return moment
+
+    @override
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return to_utc(value)
+
+
+class _SqliteUtcText(sa.String):
+    """UTC text ``YYYY-MM-DD HH:MM:SS.ffffff`` in a column declared ``DATETIME``."""
+
+    __visit_name__ = "DATETIME"
+
+
+def to_utc(value: datetime | str) -> datetime:
+    """An aware UTC datetime from a datetime or ISO-8601 text; naive values are taken as UTC."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+class _Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UtcDateTime}
+
+
+class Model(_Base):
+    """Base of module models: prefixed ULID ``id`` plus UTC timestamps.
+
+    Declare ``__tablename__`` and ``__id_prefix__`` (``"brand"`` gives ``brand_01H...``).
+    Optional: ``__singular__`` (name used in method and event names, default the snake_case
+    class name) and ``__plural__`` (default: an English plural of the singular).
+    """
+
+    __abstract__ = True
+    __id_prefix__: ClassVar[str]
+    __singular__: ClassVar[str | None] = None
+    __plural__: ClassVar[str | None] = None
+
+    @declared_attr
+    def id(cls) -> Mapped[str]:  # noqa: N805 - declared_attr receives the class
+        """The primary key, ``<__id_prefix__>_<ULID>``."""
+        prefix = cls.__id_prefix__
+        return mapped_column(
+            sa.String, primary_key=True, default=lambda: new_id(prefix), sort_order=-100
+        )
+
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, sort_order=100)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, sort_order=101)
+    deleted_at: Mapped[datetime | None] = mapped_column(default=None, sort_order=102)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        if not cls.__dict__.get("__abstract__", False):
+            prefix = getattr(cls, "__id_prefix__", None)
+            if not isinstance(prefix, str) or not prefix.isidentifier():
+                raise DefinitionError(
+                    f"model {cls.__name__} needs __id_prefix__, an identifier such as "
+                    f'"{cls.__name__.lower()}", used for its ids'
+                )
+        super().__init_subclass__(**kwargs)

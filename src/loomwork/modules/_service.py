@@ -1,0 +1,122 @@
+"""``ModuleService``: the base of module services, with data verbs generated per model."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+import sqlalchemy as sa
+
+from loomwork.errors import ConflictError
+from loomwork.events import Event
+from loomwork.modules._ids import new_ids
+from loomwork.modules._model import Model
+from loomwork.modules._table import ModelInfo
+from loomwork.modules._tx import EventSink, scope, transaction
+
+T = TypeVar("T")
+Change = tuple[str, str]
+
+
+class ModuleService:
+    """Base class of a module's main service.
+
+    Name the models in the class statement and the service gets, for each, the verbs
+    ``create_<plural>``, ``update_<plural>``, ``upsert_<plural>``, ``delete_<plural>``,
+    ``soft_delete_<plural>``, ``restore_<plural>``, ``retrieve_<singular>``,
+    ``list_<plural>`` and ``list_and_count_<plural>``::
+
+        class BrandModuleService(ModuleService, models=[Brand]):
+            def __init__(self, engine, *, options=None, event_sink=None):
+                super().__init__(engine, options=options, event_sink=event_sink)
+                self.client = BrandClient(options)
+
+    Every call runs in one transaction (or joins the one opened by :meth:`transaction`),
+    returns JSON-ready dicts, and hands ``<singular>.created|updated|deleted|restored``
+    events, one per row with ``{"id": ...}``, to ``event_sink`` after the commit. A method
+    the subclass defines itself is kept; the generated one is then not installed.
+    """
+
+    models: ClassVar[tuple[type[Model], ...]] = ()
+
+    def __init_subclass__(cls, *, models: Sequence[type[Model]] | None = None, **kwargs: Any):
+        super().__init_subclass__(**kwargs)
+        if models is not None:
+            from loomwork.modules._verbs import install_verbs
+
+            cls.models = tuple(models)
+            install_verbs(cls, cls.models)
+
+    def __init__(
+        self, engine: sa.Engine, *, options: Any = None, event_sink: EventSink | None = None
+    ) -> None:
+        self._engine = engine
+        self._options = options
+        self._event_sink = event_sink
+
+    @property
+    def engine(self) -> sa.Engine:
+        """The engine the service writes to."""
+        return self._engine
+
+    @property
+    def options(self) -> Any:
+        """The module options (validated by the module's options schema), if any."""
+        return self._options
+
+    @property
+    def event_sink(self) -> EventSink | None:
+        """Where events of committed writes go (``None`` drops them)."""
+        return self._event_sink
+
+    def transaction(self) -> AbstractAsyncContextManager[sa.Connection]:
+        """``async with service.transaction():`` runs the calls inside in one transaction.
+
+        Calls to any service on the same engine join it; events are emitted after it
+        commits and dropped if it rolls back.
+        """
+        return transaction(self._engine)
+
+    def _read(self, work: Callable[[sa.Connection], T]) -> T:
+        with scope(self._engine) as tx:
+            return work(tx.connection)
+
+    def _write(
+        self,
+        info: ModelInfo,
+        work: Callable[[sa.Connection], tuple[T, list[Change]]],
+        event_metadata: Mapping[str, Any] | None,
+    ) -> T:
+        with scope(self._engine) as tx:
+            try:
+                result, changes = work(tx.connection)
+            except sa.exc.IntegrityError as error:
+                raise ConflictError(
+                    f"{info.name}: the write breaks a database constraint: {error.orig}"
+                ) from error
+            if self._event_sink is not None:
+                tx.stage(self._event_sink, _events(info, changes, event_metadata))
+        return result
+
+    if TYPE_CHECKING:
+        # The verbs are generated per model at class creation; type checkers see them here.
+        def __getattr__(self, name: str) -> Any: ...
+
+
+def _events(
+    info: ModelInfo, changes: list[Change], metadata: Mapping[str, Any] | None
+) -> list[Event]:
+    ids = new_ids("evt", len(changes))
+    now = time.time()
+    return [
+        Event(
+            name=f"{info.singular}.{action}",
+            data={"id": record_id},
+            metadata=dict(metadata or {}),
+            id=event_id,
+            timestamp=now,
+        )
+        for (action, record_id), event_id in zip(changes, ids, strict=True)
+    ]

@@ -1,0 +1,138 @@
+"""What the generated service needs to know about one model, computed once per model."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+import weakref
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+
+from loomwork.errors import DefinitionError, ValidationError
+from loomwork.modules._model import Model, UtcDateTime, to_utc
+from loomwork.modules._naming import pluralize, snake_case
+
+JsonConverter = Callable[[Any], Any]
+MANAGED_ON_UPDATE = frozenset({"id", "created_at", "updated_at"})
+_INFO_CACHE: weakref.WeakKeyDictionary[type[Model], ModelInfo] = weakref.WeakKeyDictionary()
+
+
+def utc_iso(value: Any) -> str:
+    """ISO-8601 text of an aware UTC datetime (or of ISO text, normalised)."""
+    return to_utc(value).isoformat()
+
+
+def jsonable(value: Any) -> Any:
+    """A JSON-ready form of a column value (datetimes and dates as ISO-8601 text)."""
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, Decimal | uuid.UUID):
+        return str(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """Names, columns and converters of one model."""
+
+    model: type[Model]
+    table: sa.Table
+    singular: str
+    plural: str
+    id_prefix: str
+    columns: Mapping[str, sa.Column[Any]]
+    json_converters: Mapping[str, JsonConverter]
+    python_defaults: Mapping[str, Any]
+
+    @property
+    def name(self) -> str:
+        """The model's class name, used in error messages."""
+        return self.model.__name__
+
+    def column(self, field: str) -> sa.Column[Any]:
+        """The column for ``field``, or :class:`ValidationError` naming model and field."""
+        try:
+            return self.columns[field]
+        except (KeyError, TypeError):
+            raise ValidationError(
+                f"{self.name} has no field {field!r}; known fields: {', '.join(self.columns)}",
+                record=self.name,
+                field=str(field),
+            ) from None
+
+    def check_fields(self, fields: Any) -> None:
+        """Raise :class:`ValidationError` for the first name in ``fields`` not a column."""
+        for field in fields:
+            self.column(field)
+
+    def to_json(self, row: Mapping[Any, Any]) -> dict[str, Any]:
+        """A JSON-ready dict of a row read from the database."""
+        record = dict(row)
+        for key, convert in self.json_converters.items():
+            value = record.get(key)
+            if value is not None:
+                record[key] = convert(value)
+        return record
+
+
+def model_info(model: type[Model]) -> ModelInfo:
+    """Inspect ``model`` (cached on the class)."""
+    cached = _INFO_CACHE.get(model)
+    if cached is not None:
+        return cached
+    table = model.__table__
+    if not isinstance(table, sa.Table):
+        raise DefinitionError(f"model {model.__name__} must map exactly one table")
+    singular = model.__singular__ or snake_case(model.__name__)
+    columns = {column.key: column for column in table.columns}
+    info = ModelInfo(
+        model=model,
+        table=table,
+        singular=singular,
+        plural=model.__plural__ or pluralize(singular),
+        id_prefix=model.__id_prefix__,
+        columns=columns,
+        json_converters={
+            key: converter
+            for key, column in columns.items()
+            if (converter := _json_converter(column.type)) is not None
+        },
+        python_defaults={key: _python_default(model, column) for key, column in columns.items()},
+    )
+    _INFO_CACHE[model] = info
+    return info
+
+
+def _json_converter(column_type: sa.types.TypeEngine[Any]) -> JsonConverter | None:
+    if isinstance(column_type, UtcDateTime):
+        return utc_iso
+    try:
+        python_type = column_type.python_type
+    except NotImplementedError:
+        return jsonable
+    if python_type in (str, int, float, bool, dict, list):
+        return None
+    return jsonable
+
+
+def _python_default(model: type[Model], column: sa.Column[Any]) -> Any:
+    default = column.default
+    if default is None:
+        if column.server_default is not None:
+            raise DefinitionError(
+                f"{model.__name__}.{column.key} has only a server default; give it a Python "
+                "default= as well, so the service can return the stored value without "
+                "reading it back"
+            )
+        return None
+    if isinstance(default, sa.ColumnDefault) and default.is_scalar:
+        return default.arg
+    # Callable defaults are evaluated per row by the writer.
+    return default

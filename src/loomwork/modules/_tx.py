@@ -1,0 +1,92 @@
+"""One database transaction per service call, or one shared by several calls.
+
+The active transaction of each engine lives in a context variable, so service calls made
+inside ``async with transaction(engine):`` (or ``service.transaction()``) join it instead
+of opening their own. Events produced by writes are buffered on the transaction and handed
+to their sinks only after it commits; a rollback drops them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
+from typing import Protocol, runtime_checkable
+
+import sqlalchemy as sa
+
+from loomwork.events import Event
+
+
+@runtime_checkable
+class EventSink(Protocol):
+    """Receives the events of committed writes, in order, once per transaction.
+
+    Implementations buffer or stage the events and return quickly; they must not call back
+    into the service that emitted them.
+    """
+
+    def emit(self, events: Sequence[Event]) -> None:
+        """Take ``events`` (already committed) for delivery."""
+
+
+class Transaction:
+    """A connection inside ``BEGIN`` plus the events waiting for its commit."""
+
+    __slots__ = ("_pending", "connection")
+
+    def __init__(self, connection: sa.Connection) -> None:
+        self.connection = connection
+        self._pending: list[tuple[EventSink, list[Event]]] = []
+
+    def stage(self, sink: EventSink | None, events: list[Event]) -> None:
+        """Hold ``events`` for ``sink`` until the transaction commits."""
+        if sink is not None and events:
+            self._pending.append((sink, events))
+
+    def publish(self) -> None:
+        """Hand the staged events to their sinks (the owner calls this after commit)."""
+        for sink, events in self._pending:
+            sink.emit(events)
+        self._pending.clear()
+
+
+_active: ContextVar[dict[sa.Engine, Transaction] | None] = ContextVar(
+    "loomwork_modules_transactions", default=None
+)
+
+
+def current_transaction(engine: sa.Engine) -> Transaction | None:
+    """The transaction this context has open on ``engine``, if any."""
+    return (_active.get() or {}).get(engine)
+
+
+@contextmanager
+def scope(engine: sa.Engine) -> Iterator[Transaction]:
+    """Join the open transaction on ``engine`` or run a new one around the block."""
+    joined = current_transaction(engine)
+    if joined is not None:
+        yield joined
+        return
+    with engine.connect() as connection:
+        tx = Transaction(connection)
+        token = _active.set({**(_active.get() or {}), engine: tx})
+        try:
+            with connection.begin():
+                yield tx
+        finally:
+            _active.reset(token)
+    tx.publish()
+
+
+@asynccontextmanager
+async def transaction(engine: sa.Engine) -> AsyncIterator[sa.Connection]:
+    """Run every service call on ``engine`` inside the block in one transaction.
+
+    Commits when the block ends, rolls back (and drops the staged events) if it raises.
+    Nested blocks join the outer transaction. Database work runs inline on the event loop,
+    so keep the block to database calls: awaiting slow I/O here holds the transaction (and,
+    on SQLite, the database write lock) open.
+    """
+    with scope(engine) as tx:
+        yield tx.connection
