@@ -1,0 +1,110 @@
+"""The public brand API: ``/brands`` and ``/brands/{id}``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from reference_brand_system._cursor import encode_cursor, start_position
+from reference_brand_system._faults import FaultInjector
+from reference_brand_system._store import BrandRow, BrandStore, Position
+from reference_brand_system._validation import (
+    ValidationFailure,
+    parse_bool,
+    parse_create,
+    parse_int,
+    parse_patch,
+)
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+
+
+def brand_json(row: BrandRow) -> dict[str, Any]:
+    """The JSON shape of one brand."""
+    brand_id, name, external_id, updated_at, deleted_at = row
+    return {
+        "id": brand_id,
+        "name": name,
+        "external_id": external_id,
+        "updated_at": updated_at,
+        "deleted_at": deleted_at,
+    }
+
+
+async def read_json(request: Request) -> object:
+    """The request body as JSON; a body that is not JSON is a validation failure."""
+    try:
+        return await request.json()
+    except ValueError:
+        raise ValidationFailure("body", "the body must be valid JSON") from None
+
+
+class BrandEndpoints:
+    """Request handlers over one store; store calls run in worker threads."""
+
+    def __init__(self, store: BrandStore, faults: FaultInjector) -> None:
+        self.store = store
+        self.faults = faults
+
+    def routes(self) -> list[Route]:
+        """The routes this API answers."""
+        return [
+            Route("/brands", self.list_brands, methods=["GET"]),
+            Route("/brands", self.create_brand, methods=["POST"]),
+            Route("/brands/{brand_id}", self.get_brand, methods=["GET"]),
+            Route("/brands/{brand_id}", self.update_brand, methods=["PATCH"]),
+            Route("/brands/{brand_id}", self.delete_brand, methods=["DELETE"]),
+        ]
+
+    async def list_brands(self, request: Request) -> Response:
+        """``GET /brands``: one page in ``(updated_at, id)`` order, with the next cursor."""
+        params = request.query_params
+        limit = parse_int("limit", params.get("limit"), DEFAULT_LIMIT, 1, MAX_LIMIT)
+        include_deleted = parse_bool("include_deleted", params.get("include_deleted"))
+        position = start_position(params.get("cursor"), params.get("updated_since"))
+        body = await run_in_threadpool(self.render_page, position, limit, include_deleted)
+        return Response(body, media_type="application/json")
+
+    def render_page(self, position: Position, limit: int, include_deleted: bool) -> bytes:
+        """The encoded list answer for one page (faults on records and body applied)."""
+        rows = self.store.list_page(position, limit + 1, include_deleted=include_deleted)
+        next_cursor = None
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            next_cursor = encode_cursor(last[3], last[0])
+        brands = [
+            {"id": i, "name": n, "external_id": e, "updated_at": u, "deleted_at": d}
+            for i, n, e, u, d in rows[:limit]
+        ]
+        self.faults.spoil_records(brands)
+        payload = {"brands": brands, "next_cursor": next_cursor}
+        return self.faults.truncate(json.dumps(payload, separators=(",", ":")).encode())
+
+    async def get_brand(self, request: Request) -> Response:
+        """``GET /brands/{id}``: the brand, deleted or not."""
+        row = await run_in_threadpool(self.store.get, request.path_params["brand_id"])
+        return JSONResponse(brand_json(row))
+
+    async def create_brand(self, request: Request) -> Response:
+        """``POST /brands``: add a brand."""
+        name, external_id = parse_create(await read_json(request))
+        row = await run_in_threadpool(self.store.create, name, external_id)
+        return JSONResponse(brand_json(row), status_code=201)
+
+    async def update_brand(self, request: Request) -> Response:
+        """``PATCH /brands/{id}``: change the name and/or external_id of a live brand."""
+        changes = parse_patch(await read_json(request))
+        brand_id = request.path_params["brand_id"]
+        row = await run_in_threadpool(self.store.update, brand_id, changes)
+        return JSONResponse(brand_json(row))
+
+    async def delete_brand(self, request: Request) -> Response:
+        """``DELETE /brands/{id}``: soft-delete a brand."""
+        await run_in_threadpool(self.store.delete, request.path_params["brand_id"])
+        return Response(status_code=204)
