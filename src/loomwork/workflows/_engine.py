@@ -206,7 +206,8 @@ class WorkflowEngine:
         node = execution.definition.nodes[node_key]
         attempts = execution.steps[node_key].attempt
         if action == "invoke":
-            await execution.succeeded(node, _completed(response, execution, node_key), attempts)
+            completed = _completed(response, execution, node_key)
+            await execution.succeeded(node, completed, attempts, from_outside=True)
         else:
             record = execution.steps[node_key]
             await execution.checkpoint(execution.moved(record, StepState.REVERTED))
@@ -220,8 +221,11 @@ class WorkflowEngine:
         node = execution.definition.nodes[node_key]
         failure = error if isinstance(error, BaseException) else ConflictError(error)
         if action == "invoke":
+            # The step's own invoke succeeded before the wait, so its compensation gets the
+            # input that invoke returned.
+            undo = execution.compensate_inputs.get(node_key)
             attempts = execution.steps[node_key].attempt
-            if await execution.failed(node, failure, None, attempts) is Outcome.FAIL:
+            if await execution.failed(node, failure, undo, attempts) is Outcome.FAIL:
                 execution.state = RunState.WAITING_TO_COMPENSATE
         else:
             await execution.compensation_failed(node, failure)

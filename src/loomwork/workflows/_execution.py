@@ -239,8 +239,14 @@ class Execution:
             self.context,
         )
 
-    async def succeeded(self, node: StepNode, response: Any, attempts: int) -> Outcome:
-        """Record a step's successful response (or its ``skip``)."""
+    async def succeeded(
+        self, node: StepNode, response: Any, attempts: int, *, from_outside: bool = False
+    ) -> Outcome:
+        """Record a step's successful response (or its ``skip``).
+
+        An ``is_async`` step's own return only starts the wait; the response that
+        completes it comes ``from_outside`` (``set_step_success``).
+        """
         if response is StepResponse.SKIPPED:
             return await self._skipped(node)
         if isinstance(response, StepResponse):
@@ -248,7 +254,7 @@ class Execution:
         else:
             output = compensate_input = response
         self.compensate_inputs[node.key] = compensate_input
-        waits = node.options.is_async
+        waits = node.options.is_async and not from_outside
         record = StepRecord(node.key, StepState.WAITING if waits else StepState.DONE, attempts)
         if self.durable:
             try:
