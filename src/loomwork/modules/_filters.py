@@ -37,10 +37,9 @@ _COMPARISONS: dict[str, Callable[[sa.ColumnElement[Any], Any], Clause]] = {
     "$gte": lambda column, value: column >= value,
     "$lt": lambda column, value: column < value,
     "$lte": lambda column, value: column <= value,
-    "$like": lambda column, value: column.like(value),
-    "$ilike": lambda column, value: column.ilike(value),
 }
-OPERATORS = frozenset({"$eq", "$ne", "$in", "$nin", *_COMPARISONS})
+_PATTERNS = frozenset({"$like", "$ilike"})
+OPERATORS = frozenset({"$eq", "$ne", "$in", "$nin", *_COMPARISONS, *_PATTERNS})
 
 
 def where_clauses(info: ModelInfo, filters: Filters | None, dialect: str) -> list[Clause]:
@@ -95,6 +94,8 @@ def _operator(info: ModelInfo, column: sa.Column[Any], op: Any, arg: Any, dialec
             )
         clause = in_list(column, list(arg), dialect)
         return sa.not_(clause) if op == "$nin" else clause
+    if op in _PATTERNS:
+        return _pattern(info, column, op, arg, dialect)
     compare = _COMPARISONS.get(op) if isinstance(op, str) else None
     if compare is None:
         raise ValidationError(
@@ -110,6 +111,41 @@ def _operator(info: ModelInfo, column: sa.Column[Any], op: Any, arg: Any, dialec
             field=column.key,
         )
     return compare(column, arg)
+
+
+def _pattern(info: ModelInfo, column: sa.Column[Any], op: str, arg: Any, dialect: str) -> Clause:
+    if not isinstance(arg, str):
+        raise ValidationError(
+            f"{info.name}.{column.key} {op} takes a text pattern",
+            record=info.name,
+            field=column.key,
+        )
+    if op == "$ilike":
+        return column.ilike(arg, escape="\\")
+    if dialect == "sqlite":
+        # SQLite's LIKE ignores case; GLOB does not, which matches PostgreSQL's LIKE.
+        return column.op("GLOB", is_comparison=True)(like_to_glob(arg))
+    return column.like(arg, escape="\\")
+
+
+def like_to_glob(pattern: str) -> str:
+    """A GLOB pattern equal to a LIKE pattern whose escape character is a backslash."""
+    out: list[str] = []
+    chars = iter(pattern)
+    for char in chars:
+        if char == "\\":
+            out.append(_glob_literal(next(chars, "\\")))
+        elif char == "%":
+            out.append("*")
+        elif char == "_":
+            out.append("?")
+        else:
+            out.append(_glob_literal(char))
+    return "".join(out)
+
+
+def _glob_literal(char: str) -> str:
+    return f"[{char}]" if char in "*?[" else char
 
 
 def in_list(column: sa.ColumnElement[Any], values: list[Any], dialect: str) -> Clause:
@@ -142,7 +178,11 @@ def order_by(info: ModelInfo, order: Mapping[str, str] | None) -> list[sa.Column
                 record=info.name,
                 field=field,
             )
-        terms.append(column.desc() if direction.lower() == "desc" else column.asc())
+        # NULLs sort as the largest value on every database (PostgreSQL's default).
+        if direction.lower() == "desc":
+            terms.append(column.desc().nulls_first() if column.nullable else column.desc())
+        else:
+            terms.append(column.asc().nulls_last() if column.nullable else column.asc())
         fields.add(field)
     if "id" not in fields:
         terms.append(info.table.c.id.asc())
