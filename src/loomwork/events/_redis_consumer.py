@@ -211,11 +211,11 @@ class StreamConsumer:
         if not fields:
             logger.error("stream entry %s is gone (trimmed before it was handled)", entry_id)
             return None
-        values = {text(key): value for key, value in fields.items()}
-        if not self.subscriber.matches(text(values.get("name", ""))):
+        name, body = next(iter(fields.items()))
+        if not self.subscriber.matches(text(name)):
             return None
         try:
-            return load_event(json.loads(values["event"]))
+            return load_event(json.loads(body))
         except (KeyError, ValueError, TypeError, AttributeError):
             logger.exception("stream entry %s is not a loomwork event; acknowledged", entry_id)
             return None

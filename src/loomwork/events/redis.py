@@ -5,11 +5,12 @@ driver is only needed where this bus is used.
 
 Layout under ``prefix`` (default ``"loomwork:"``):
 
-- ``<prefix>events``: one stream for every event name. Each entry holds the event name
-  and the event as JSON. One stream rather than one per name because ``"*"`` subscribers
-  and names that appear later then need no stream discovery, and publishing one batch is
-  one pipeline to one key. Each subscriber reads the whole stream and acknowledges the
-  names it does not want in the same ``XACK`` as the ones it handled.
+- ``<prefix>events``: one stream for every event name. Each entry has one field: the
+  event name, holding the event as JSON (one pair keeps replies small). One stream rather
+  than one per name because ``"*"`` subscribers and names that appear later then need no
+  stream discovery, and publishing one batch is one pipeline to one key. Each subscriber
+  reads the whole stream and acknowledges the names it does not want in the same
+  ``XACK`` as the ones it handled.
 - One consumer group per subscriber, named by the subscriber id; every bus process
   running that subscriber is a consumer in the group, so each event is handled by one of
   them. A new group starts at ``group_start`` (``"$"``: events published from then on).
@@ -134,7 +135,7 @@ class RedisEventBus(EventBus):
                 f"or metadata is not JSON-ready ({error}); emit ids and plain values",
                 record=event.name,
             ) from error
-        return {"name": event.name, "event": body}
+        return {event.name: body}
 
     @override
     async def start(self) -> None:
