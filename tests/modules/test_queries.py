@@ -86,7 +86,8 @@ async def test_pagination_and_order(
     desc = await service.list_brands(order={"rank": "DESC"}, select=["name"])
     assert [r["name"] for r in desc] == list(reversed(NAMES))
     page, count = await service.list_and_count_brands(skip=1, take=2, order={"rank": "asc"})
-    assert [r["name"] for r in page] == ["Beta", "gamma"] and count == 5
+    assert [r["name"] for r in page] == ["Beta", "gamma"]
+    assert count == 5
     assert await service.list_brands(skip=10) == []
     assert await service.list_brands(take=0) == []
     by_null = await service.list_brands(order={"external_id": "asc", "rank": "desc"})

@@ -24,11 +24,15 @@ async def seed(service: BrandModuleService, count: int = 5) -> list[dict[str, ob
 
 async def test_create_one_returns_a_json_ready_record(service: BrandModuleService) -> None:
     brand = await service.create_brands({"name": "Acme"})
-    assert brand["id"].startswith("brand_") and len(brand["id"]) == len("brand_") + 26
-    assert brand["name"] == "Acme" and brand["external_id"] is None and brand["rank"] == 0
+    assert brand["id"].startswith("brand_")
+    assert len(brand["id"]) == len("brand_") + 26
+    assert brand["name"] == "Acme"
+    assert brand["external_id"] is None
+    assert brand["rank"] == 0
     assert brand["deleted_at"] is None
     created = datetime.fromisoformat(brand["created_at"])
-    assert created.tzinfo is not None and created.utcoffset() == timedelta(0)
+    assert created.tzinfo is not None
+    assert created.utcoffset() == timedelta(0)
     assert abs(datetime.now(UTC) - created) < timedelta(minutes=5)
     assert json.loads(json.dumps(brand)) == brand
     assert await service.retrieve_brand(brand["id"]) == brand
@@ -58,7 +62,8 @@ async def test_irregular_plurals_and_override(service: BrandModuleService) -> No
     brand = await service.create_brands({"name": "Acme"})
     category = await service.create_categories({"title": "Shoes", "brand_id": brand["id"]})
     person = await service.create_folks({"name": "Ada"})
-    assert category["id"].startswith("cat_") and person["id"].startswith("per_")
+    assert category["id"].startswith("cat_")
+    assert person["id"].startswith("per_")
     assert (await service.retrieve_category(category["id"]))["brand_id"] == brand["id"]
     assert [p["name"] for p in await service.list_folks()] == ["Ada"]
     assert await service.retrieve_person(person["id"]) == person
@@ -75,14 +80,17 @@ async def test_unique_violation_is_a_conflict(service: BrandModuleService) -> No
 async def test_unknown_field_on_create_names_model_and_field(service: BrandModuleService) -> None:
     with pytest.raises(ValidationError, match="Brand has no field 'colour'") as caught:
         await service.create_brands({"name": "Acme", "colour": "red"})
-    assert caught.value.record == "Brand" and caught.value.field == "colour"
+    assert caught.value.record == "Brand"
+    assert caught.value.field == "colour"
 
 
 async def test_update_one_list_and_selector(service: BrandModuleService) -> None:
     a, b, c, *_ = await seed(service)
     one = await service.update_brands({"id": a["id"], "name": "renamed"})
-    assert one["name"] == "renamed" and one["rank"] == a["rank"]
-    assert one["updated_at"] > a["updated_at"] and one["created_at"] == a["created_at"]
+    assert one["name"] == "renamed"
+    assert one["rank"] == a["rank"]
+    assert one["updated_at"] > a["updated_at"]
+    assert one["created_at"] == a["created_at"]
     many = await service.update_brands(
         [{"id": c["id"], "rank": 30}, {"id": b["id"], "rank": 20, "external_id": "x-b"}]
     )
@@ -98,7 +106,8 @@ async def test_update_with_a_previous_snapshot_restores_it(service: BrandModuleS
     before = await service.list_brands({"id": [brand["id"]]})
     await service.update_brands([{"id": brand["id"], "name": "changed", "rank": 99}])
     restored = await service.update_brands(before)
-    assert restored[0]["name"] == brand["name"] and restored[0]["rank"] == brand["rank"]
+    assert restored[0]["name"] == brand["name"]
+    assert restored[0]["rank"] == brand["rank"]
     assert restored[0]["created_at"] == brand["created_at"]
 
 
@@ -110,7 +119,8 @@ async def test_update_of_missing_or_deleted_id_raises_and_rolls_back(
     for missing in ("brand_missing", b["id"]):
         with pytest.raises(NotFoundError) as caught:
             await service.update_brands([{"id": a["id"], "name": "x"}, {"id": missing, "rank": 1}])
-        assert caught.value.kind == "Brand" and caught.value.key == missing
+        assert caught.value.kind == "Brand"
+        assert caught.value.key == missing
     assert (await service.retrieve_brand(a["id"]))["name"] == a["name"]
 
 
@@ -122,7 +132,8 @@ async def test_update_rejects_items_without_id(service: BrandModuleService) -> N
 async def test_retrieve_missing_names_model_and_id(service: BrandModuleService) -> None:
     with pytest.raises(NotFoundError, match=r"Brand 'brand_nope' not found") as caught:
         await service.retrieve_brand("brand_nope")
-    assert caught.value.kind == "Brand" and caught.value.key == "brand_nope"
+    assert caught.value.kind == "Brand"
+    assert caught.value.key == "brand_nope"
 
 
 async def test_retrieve_with_select(service: BrandModuleService) -> None:
@@ -147,7 +158,8 @@ async def test_soft_delete_and_restore(service: BrandModuleService) -> None:
     assert sorted(await service.soft_delete_brands([a["id"], b["id"]])) == [a["id"], b["id"]]
     assert [r["id"] for r in await service.list_brands()] == [c["id"]]
     rows, count = await service.list_and_count_brands(with_deleted=True)
-    assert count == 3 and all(r["deleted_at"] for r in rows if r["id"] != c["id"])
+    assert count == 3
+    assert all(r["deleted_at"] for r in rows if r["id"] != c["id"])
     with pytest.raises(NotFoundError):
         await service.retrieve_brand(a["id"])
     assert (await service.retrieve_brand(a["id"], with_deleted=True))["deleted_at"] is not None
@@ -161,9 +173,12 @@ async def test_upsert_inserts_and_updates(service: BrandModuleService, sink: Lis
     rows = await service.upsert_brands(
         [{"id": existing["id"], "name": "renamed"}, {"name": "fresh", "rank": 3}]
     )
-    assert rows[0]["id"] == existing["id"] and rows[0]["name"] == "renamed"
-    assert rows[0]["rank"] == existing["rank"] and rows[0]["created_at"] == existing["created_at"]
-    assert rows[1]["name"] == "fresh" and rows[1]["id"].startswith("brand_")
+    assert rows[0]["id"] == existing["id"]
+    assert rows[0]["name"] == "renamed"
+    assert rows[0]["rank"] == existing["rank"]
+    assert rows[0]["created_at"] == existing["created_at"]
+    assert rows[1]["name"] == "fresh"
+    assert rows[1]["id"].startswith("brand_")
     assert sink.names_and_ids()[-2:] == [
         ("brand.updated", existing["id"]),
         ("brand.created", rows[1]["id"]),
@@ -177,7 +192,8 @@ async def test_upsert_on_a_unique_field(service: BrandModuleService) -> None:
         [{"name": "A2", "external_id": "ext-1"}, {"name": "B", "external_id": "ext-2"}],
         on="external_id",
     )
-    assert again[0]["id"] == first["id"] and again[0]["name"] == "A2"
+    assert again[0]["id"] == first["id"]
+    assert again[0]["name"] == "A2"
     assert again[1]["external_id"] == "ext-2"
     with pytest.raises(ValidationError, match="unique"):
         await service.upsert_brands({"name": "C", "rank": 1}, on="rank")
@@ -217,13 +233,17 @@ async def test_transaction_spans_calls_and_rolls_back_together(
     class Boom(Exception):
         pass
 
-    with pytest.raises(Boom):
+    async def write_then_fail() -> None:
         async with service.transaction():
             brand = await service.create_brands({"name": "in-tx"})
             await service.create_categories({"title": "c", "brand_id": brand["id"]})
             assert len(await service.list_brands()) == 1
             raise Boom
-    assert await service.list_brands() == [] and await service.list_categories() == []
+
+    with pytest.raises(Boom):
+        await write_then_fail()
+    assert await service.list_brands() == []
+    assert await service.list_categories() == []
     assert sink.events == []
 
     async with transaction(service.engine):
