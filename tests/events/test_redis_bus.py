@@ -174,3 +174,61 @@ async def test_a_retry_waits_its_backoff_then_runs_on_the_same_entry(
     assert flaky.calls == 2
     assert flaky.ids == [event.id]
     assert await redis_client.xlen(f"{redis_keys}events") == 1
+
+
+async def test_the_consumer_survives_a_dropped_connection(
+    redis_url: str, redis_keys: str, redis_client: aioredis.Redis
+) -> None:
+    name = f"lwtest-{redis_keys.split(':')[1]}"
+    own_client = aioredis.from_url(redis_url, client_name=name)
+    recorder = Recorder()
+    bus = RedisEventBus(own_client, prefix=redis_keys, block=0.05)
+    bus.subscribe(Subscriber(recorder, "job.run", subscriber_id="sturdy"))
+    before, after = Event("job.run", {"n": 1}), Event("job.run", {"n": 2})
+    try:
+        async with bus:
+            await bus.publish([before])
+            await bus.drain()
+            killed = await _kill_clients_named(redis_client, name)
+            assert killed >= 1
+            await bus.publish([after])
+            await bus.drain()
+    finally:
+        await own_client.aclose()
+
+    assert recorder.ids == [before.id, after.id]
+
+
+async def _kill_clients_named(client: aioredis.Redis, name: str) -> int:
+    killed = 0
+    for info in await client.client_list():
+        if info.get("name") == name:
+            await client.client_kill_filter(_id=info["id"])
+            killed += 1
+    return killed
+
+
+async def test_the_consumer_recreates_its_group_when_the_stream_is_deleted(
+    redis_url: str, redis_keys: str, redis_client: aioredis.Redis
+) -> None:
+    recorder = Recorder()
+    bus = RedisEventBus(redis_url, prefix=redis_keys, block=0.05)
+    bus.subscribe(Subscriber(recorder, "job.run", subscriber_id="phoenix"))
+    stream = f"{redis_keys}events"
+    async with bus:
+        await redis_client.delete(stream)
+        for _ in range(100):  # the consumer notices within its block time plus 1s
+            if "phoenix" in {g["name"] for g in await _groups(redis_client, stream)}:
+                break
+            await asyncio.sleep(0.05)
+        event = Event("job.run", {})
+        await bus.publish([event])
+        await bus.drain()
+
+    assert recorder.ids == [event.id]
+
+
+async def _groups(client: aioredis.Redis, stream: str) -> list[dict[str, Any]]:
+    if not await client.exists(stream):
+        return []
+    return list(await client.xinfo_groups(stream))

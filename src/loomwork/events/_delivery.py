@@ -43,14 +43,17 @@ def log_failure(
     )
 
 
-def log_dead_letter(subscriber: Subscriber, event_id: str, attempts: int, error: str) -> None:
-    """Log that ``subscriber`` gave up on an event."""
+def log_dead_letter(
+    subscriber: Subscriber, event_id: str, attempts: int, error: Exception | str
+) -> None:
+    """Log that ``subscriber`` gave up on an event (with the last traceback, if any)."""
     logger.error(
         "subscriber %s gave up on event %s after %d attempts, dead-lettered: %s",
         subscriber.id,
         event_id,
         attempts,
-        error,
+        error if isinstance(error, str) else describe(error),
+        exc_info=None if isinstance(error, str) else error,
     )
 
 

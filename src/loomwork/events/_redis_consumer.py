@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("loomwork.events")
 
+_REDIS_RETRY = 1.0
+
 Entry = tuple[str, Mapping[Any, Any] | None, int]
 """(stream entry id, raw fields, attempt number of this delivery)."""
 
@@ -80,15 +82,36 @@ class StreamConsumer:
         )
 
     async def _run(self) -> None:
-        await self._reclaim(own=True)
-        next_claim = time.monotonic() + self.config.claim_interval
+        from redis.exceptions import RedisError
+
+        next_claim: float | None = None
         while not self.stopping:
-            if time.monotonic() >= next_claim:
-                await self._reclaim(own=False)
-                next_claim = time.monotonic() + self.config.claim_interval
-            await self._retry_due()
-            entries = await self._read(self._wait_until(next_claim))
-            await self._handle([(entry_id, fields, 1) for entry_id, fields in entries])
+            try:
+                if next_claim is None:
+                    await self._reclaim(own=True)
+                    next_claim = time.monotonic() + self.config.claim_interval
+                next_claim = await self._step(next_claim)
+            except RedisError as error:
+                # A lost connection or a deleted stream must not end the subscriber.
+                logger.warning(
+                    "subscriber %s: Redis call failed (%r); retrying in %gs",
+                    self.subscriber.id,
+                    error,
+                    _REDIS_RETRY,
+                )
+                await asyncio.sleep(_REDIS_RETRY)
+                if "NOGROUP" in str(error):
+                    await self.ensure_group()
+
+    async def _step(self, next_claim: float) -> float:
+        """One round: reclaim idle entries when due, run due retries, read and handle."""
+        if time.monotonic() >= next_claim:
+            await self._reclaim(own=False)
+            next_claim = time.monotonic() + self.config.claim_interval
+        await self._retry_due()
+        entries = await self._read(self._wait_until(next_claim))
+        await self._handle([(entry_id, fields, 1) for entry_id, fields in entries])
+        return next_claim
 
     async def ensure_group(self) -> None:
         """Create the subscriber's consumer group (and the stream) unless it exists."""
@@ -197,7 +220,7 @@ class StreamConsumer:
         if error is None:
             return True
         if attempt_no >= retry.max_attempts:
-            await self._bury(entry_id, event, attempt_no, describe(error))
+            await self._bury(entry_id, event, attempt_no, error)
             return False
         delay = retry.backoff(attempt_no)
         log_failure(self.subscriber, event, attempt_no, error, delay)
@@ -220,14 +243,16 @@ class StreamConsumer:
             logger.exception("stream entry %s is not a loomwork event; acknowledged", entry_id)
             return None
 
-    async def _bury(self, entry_id: str, event: Event, attempts: int, error: str) -> None:
+    async def _bury(
+        self, entry_id: str, event: Event, attempts: int, error: Exception | str
+    ) -> None:
         log_dead_letter(self.subscriber, event.id, attempts, error)
         cfg = self.config
         record: dict[Any, Any] = {
             "subscriber": self.subscriber.id,
             "entry": entry_id,
             "attempts": str(attempts),
-            "error": error,
+            "error": error if isinstance(error, str) else describe(error),
             "failed_at": repr(time.time()),
             "event": json.dumps(dump_event(event)),
         }

@@ -90,8 +90,8 @@ class BusEventSink:
 
     async def flush(self) -> None:
         """Wait until every publish scheduled so far has finished."""
-        while self._tasks:
-            await asyncio.gather(*self._tasks)
+        while pending := [task for task in self._tasks if not task.done()]:
+            await asyncio.gather(*pending)
 
 
 _current_sink: ContextVar[EventSink | None] = ContextVar("loomwork_event_sink", default=None)

@@ -158,11 +158,10 @@ class LocalEventBus(EventBus):
                 log_failure(subscriber, event, attempt_no, error, delay)
                 asyncio.get_running_loop().call_later(delay, worker.push, event, attempt_no + 1)
                 return
-            self._bury(subscriber, event, attempt_no, describe(error))
+            log_dead_letter(subscriber, event.id, attempt_no, error)
+            self._dead.append(
+                DeadLetter(subscriber.id, event, attempt_no, describe(error), time.time())
+            )
         self._pending -= 1
         if not self._pending:
             self._idle.set()
-
-    def _bury(self, subscriber: Subscriber, event: Event, attempts: int, error: str) -> None:
-        log_dead_letter(subscriber, event.id, attempts, error)
-        self._dead.append(DeadLetter(subscriber.id, event, attempts, error, time.time()))

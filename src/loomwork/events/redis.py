@@ -36,6 +36,7 @@ from datetime import timedelta
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from typing_extensions import override
 
@@ -120,6 +121,14 @@ class RedisEventBus(EventBus):
         if not events:
             return
         entries = [self._entry(event) for event in events]
+        try:
+            await self._append(entries)
+        except RedisConnectionError:
+            # A pooled connection the server dropped fails once; a fresh one decides.
+            # Entries the first try did add are repeated: delivery is at least once.
+            await self._append(entries)
+
+    async def _append(self, entries: list[dict[Any, Any]]) -> None:
         async with self._client.pipeline(transaction=False) as pipe:
             for entry in entries:
                 pipe.xadd(self._stream, entry, maxlen=self._maxlen, approximate=True)
