@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from wf_helpers import unique
 
-import loomwork.workflows as workflows
+from loomwork import workflows
 from loomwork.errors import DefinitionError
 from loomwork.workflows import (
     StepContext,
@@ -106,7 +106,7 @@ def test_a_second_hook_handler_is_an_error() -> None:
         return WorkflowResponse(input, hooks=[hook])
 
     workflow.hooks.brand_created(_identity)
-    with pytest.raises(DefinitionError, match="brand_created.*already has a handler"):
+    with pytest.raises(DefinitionError, match=r"brand_created.*already has a handler"):
         workflow.hooks.brand_created(_other)
 
 
@@ -114,10 +114,17 @@ def test_re_registering_a_name_with_a_different_graph_is_an_error() -> None:
     name = unique("registered")
     first = create_step(unique("a"), _identity)
     second = create_step(unique("b"), _identity)
-    create_workflow(name, lambda input: first(input))
-    create_workflow(name, lambda input: first(input))  # the same graph again is fine
-    with pytest.raises(DefinitionError, match=f"{name}.*different graph"):
-        create_workflow(name, lambda input: second(input))
+
+    def uses_first(input: Any) -> None:
+        first(input)
+
+    def uses_second(input: Any) -> None:
+        second(input)
+
+    create_workflow(name, uses_first)
+    create_workflow(name, uses_first)  # the same graph again is fine
+    with pytest.raises(DefinitionError, match=rf"{name}.*different graph"):
+        create_workflow(name, uses_second)
     assert get_workflow(name).nodes.keys() == {first.name}
 
 

@@ -137,7 +137,7 @@ async def test_second_start_of_a_running_run_is_refused(engine: WorkflowEngine) 
     journal = Journal()
     workflow, _ = async_workflow(journal)
     await engine.run(workflow, "x", transaction_id="busy")
-    with pytest.raises(WorkflowAlreadyRunningError, match="busy.*still running"):
+    with pytest.raises(WorkflowAlreadyRunningError, match=r"busy.*still running"):
         await engine.run(workflow, "x", transaction_id="busy")
 
 

@@ -239,4 +239,3 @@ def _hook_step(hook: Hook) -> StepDefinition[Any, Any]:
                 await result
 
     return StepDefinition(hook.name, invoke, compensate, StepOptions())
-

@@ -267,9 +267,7 @@ class WorkflowEngine:
         workflow, tx, step, action = parse_idempotency_key(idempotency_key)
         execution = await self._load_owned(workflow, tx)
         record = execution.steps.get(step)
-        expected = (
-            StepState.WAITING if action == "invoke" else StepState.WAITING_COMPENSATION
-        )
+        expected = StepState.WAITING if action == "invoke" else StepState.WAITING_COMPENSATION
         if record is None or record.state is not expected or record.wake_at is not None:
             await self.suspend(execution)
             state = "not started" if record is None else record.state.value
@@ -503,4 +501,3 @@ def engine_for(container: Container | None) -> WorkflowEngine:
     if engine is None:
         engine = WorkflowEngine(container=container)
     return engine
-

@@ -86,8 +86,11 @@ class StepOptions:
     @property
     def suspends(self) -> bool:
         """True when a run using this step may pause and so must be stored."""
-        return self.is_async or self.background_execution or self.compensate_async or (
-            self.retry_interval > 0 and self.max_retries > 0
+        return (
+            self.is_async
+            or self.background_execution
+            or self.compensate_async
+            or (self.retry_interval > 0 and self.max_retries > 0)
         )
 
 
