@@ -8,7 +8,8 @@ Layout under ``prefix`` (default ``"loomwork:"``):
 - ``<prefix>events``: one stream for every event name. Each entry has one field: the
   event name, holding the event as JSON (one pair keeps replies small). One stream rather
   than one per name because ``"*"`` subscribers and names that appear later then need no
-  stream discovery, and publishing one batch is one pipeline to one key. Each subscriber
+  stream discovery, and a published batch is appended to one key by one script call
+  (``XADD ... MAXLEN ~`` per event, in order). Each subscriber
   reads the whole stream and acknowledges the names it does not want in the same
   ``XACK`` as the ones it handled.
 - One consumer group per subscriber, named by the subscriber id; every bus process
@@ -50,6 +51,22 @@ from loomwork.events._subscriber import Subscriber, seconds
 
 _DRAIN_POLL = 0.005
 
+# One script call appends a chunk: the client packs two arguments per event and parses
+# one reply per chunk, instead of a whole XADD command and reply per event (about five
+# times less client CPU). Chunks bound how long one call holds the server.
+_APPEND_CHUNK = 500
+_APPEND = """
+local maxlen = ARGV[1]
+for i = 2, #ARGV, 2 do
+  if maxlen == '' then
+    redis.call('XADD', KEYS[1], '*', ARGV[i], ARGV[i + 1])
+  else
+    redis.call('XADD', KEYS[1], 'MAXLEN', '~', maxlen, '*', ARGV[i], ARGV[i + 1])
+  end
+end
+return (#ARGV - 1) / 2
+"""
+
 
 def _default_consumer_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
@@ -85,6 +102,7 @@ class RedisEventBus(EventBus):
         self._client = aioredis.from_url(redis) if isinstance(redis, str) else redis
         self._stream = f"{prefix}events"
         self._maxlen = maxlen
+        self._append_script = self._client.register_script(_APPEND)
         idle = seconds(claim_idle)
         self._config = StreamConfig(
             client=self._client,
@@ -128,14 +146,16 @@ class RedisEventBus(EventBus):
             # Entries the first try did add are repeated: delivery is at least once.
             await self._append(entries)
 
-    async def _append(self, entries: list[dict[Any, Any]]) -> None:
-        async with self._client.pipeline(transaction=False) as pipe:
-            for entry in entries:
-                pipe.xadd(self._stream, entry, maxlen=self._maxlen, approximate=True)
-            await pipe.execute()
+    async def _append(self, entries: list[tuple[str, str]]) -> None:
+        maxlen = "" if self._maxlen is None else str(self._maxlen)
+        for start in range(0, len(entries), _APPEND_CHUNK):
+            args = [maxlen]
+            for name, body in entries[start : start + _APPEND_CHUNK]:
+                args += (name, body)
+            await self._append_script(keys=[self._stream], args=args)
 
     @staticmethod
-    def _entry(event: Event) -> dict[Any, Any]:
+    def _entry(event: Event) -> tuple[str, str]:
         try:
             body = json.dumps(dump_event(event), separators=(",", ":"))
         except (TypeError, ValueError) as error:
@@ -144,7 +164,7 @@ class RedisEventBus(EventBus):
                 f"or metadata is not JSON-ready ({error}); emit ids and plain values",
                 record=event.name,
             ) from error
-        return {event.name: body}
+        return event.name, body
 
     @override
     async def start(self) -> None:
