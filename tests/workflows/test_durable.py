@@ -276,3 +276,86 @@ async def test_a_run_whose_owner_died_is_recovered_by_another_engine(
     assert journal.names() == ["recorded", "second"]
     await first_engine.close()
     await survivor.close()
+
+
+async def test_compensate_async_waits_for_an_outside_confirmation(engine: WorkflowEngine) -> None:
+    journal = Journal()
+
+    async def refund(data: Any, ctx: StepContext) -> None:
+        journal.add("refund requested", ctx.idempotency_key("compensate"))
+
+    charge = create_step(
+        unique("charge"), lambda input, ctx: {"charged": input}, refund, compensate_async=True
+    )
+    failing = create_step(unique("ship"), lambda input, ctx: StepResponse.permanent_failure("no"))
+    name = unique("refunding")
+
+    @create_workflow(name)
+    def workflow(input: Any) -> None:
+        charge(input)
+        failing(input)
+
+    paused = await engine.run(workflow, 10, transaction_id="refund-1", throw_on_error=False)
+    assert paused.state is RunState.COMPENSATING
+    assert paused.transaction.steps[charge.name] is StepState.WAITING_COMPENSATION
+
+    key = journal.entries[0][1]
+    done = await engine.set_step_success(key)
+    assert done.state is RunState.REVERTED
+    assert done.transaction.steps[charge.name] is StepState.REVERTED
+
+
+async def test_retry_step_runs_a_waiting_retry_now(engine: WorkflowEngine) -> None:
+    attempts: list[int] = []
+
+    async def flaky(input: Any, ctx: StepContext) -> str:
+        attempts.append(ctx.attempt)
+        if ctx.attempt == 1:
+            raise ConnectionError("busy")
+        return "ok"
+
+    step = create_step(unique("retry-now"), flaky, max_retries=1, retry_interval=3600)
+    name = unique("retry-now-wf")
+
+    @create_workflow(name)
+    def workflow(input: Any) -> WorkflowResponse:
+        return WorkflowResponse(step(input))
+
+    await engine.run(workflow, transaction_id="rn")
+    run = await engine.retry_step(f"{name}:rn:{step.name}:invoke")
+    assert run.result == "ok"
+    assert attempts == [1, 2]
+
+
+async def test_engine_runs_a_registered_workflow_by_name(engine: WorkflowEngine) -> None:
+    step = create_step(unique("named"), lambda input, ctx: input + 1)
+    name = unique("by-name")
+
+    @create_workflow(name, store=True)
+    def workflow(input: Any) -> WorkflowResponse:
+        return WorkflowResponse(step(input))
+
+    run = await engine.run(name, 1)
+    assert run.result == 2
+
+
+async def test_save_response_false_keeps_the_output_out_of_the_checkpoint(
+    engine: WorkflowEngine, store: ExecutionStore
+) -> None:
+    secret = create_step(
+        unique("secret"),
+        lambda input, ctx: StepResponse({"token": "s3cr3t"}, "handle-1"),
+        save_response=False,
+    )
+    name = unique("unsaved")
+
+    @create_workflow(name, store=True)
+    def workflow(input: Any) -> None:
+        secret(input)
+
+    await engine.run(workflow, transaction_id="u1")
+    record = await store.load_run(name, "u1")
+    assert record is not None
+    assert record.steps[secret.name].output_json is None
+    assert record.steps[secret.name].compensate_input_json == '"handle-1"'
+    assert "s3cr3t" not in repr(record)

@@ -19,25 +19,25 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ulid import ULID
 
 from loomwork.container import Container
 from loomwork.errors import ConflictError, NotFoundError, WorkflowAlreadyRunningError
-from loomwork.workflows._codec import decode, encode, encode_error
+from loomwork.workflows._codec import decode, encode
 from loomwork.workflows._definition import WorkflowDefinition, get_workflow
 from loomwork.workflows._execution import Execution, Outcome
 from loomwork.workflows._records import RunRecord, RunState, StepState
 from loomwork.workflows._result import TransactionInfo, WorkflowRun
+from loomwork.workflows._runbook import RunBook
 from loomwork.workflows._step import StepResponse
 from loomwork.workflows.stores import ExecutionStore, MemoryStore
 
 logger = logging.getLogger("loomwork.workflows")
 
 DEFAULT_RETENTION = 7 * 24 * 3600.0
-_Key = tuple[str, str]
 
 
 class WorkflowEngine:
@@ -66,9 +66,7 @@ class WorkflowEngine:
         self.lease_seconds = lease_seconds
         self.retention_time = retention_time
         self.poll_interval = poll_interval
-        self._active: dict[_Key, Execution] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._heartbeat: asyncio.Task[None] | None = None
+        self.runs = RunBook(self.store, clock, self.owner, lease_seconds, retention_time)
         self._loop: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ running
@@ -116,7 +114,7 @@ class WorkflowEngine:
         """Create (or, with ``resume``, take over) the execution of one run."""
         tx = transaction_id or f"auto-{time.time_ns():x}{os.urandom(5).hex()}"
         key = (definition.name, tx)
-        if key in self._active:
+        if key in self.runs.active:
             raise WorkflowAlreadyRunningError(definition.name, tx)
         if definition.durable:
             return await self._start_durable(
@@ -131,7 +129,7 @@ class WorkflowEngine:
             context=context or {},
             record=None,
         )
-        self._active[key] = execution
+        self.runs.active[key] = execution
         return execution
 
     async def _start_durable(
@@ -171,11 +169,11 @@ class WorkflowEngine:
             )
         elif existing.state.finished:
             return self._restored(definition, existing, container)
-        elif resume and await self._acquire(definition.name, tx):
+        elif resume and await self.runs.acquire(definition.name, tx):
             execution = self._restored(definition, existing, container)
         else:
             raise WorkflowAlreadyRunningError(definition.name, tx)
-        self._track(execution)
+        self.runs.track(execution)
         return execution
 
     def _restored(
@@ -193,10 +191,6 @@ class WorkflowEngine:
         execution.restore(record)
         execution.result = decode(record.result_json)
         return execution
-
-    async def _acquire(self, workflow: str, tx: str) -> bool:
-        now = self.clock()
-        return await self.store.acquire(workflow, tx, self.owner, now, now + self.lease_seconds)
 
     # ---------------------------------------------------------- signals from outside
 
@@ -237,7 +231,7 @@ class WorkflowEngine:
         execution = await self._load_owned(workflow, tx)
         record = execution.steps.get(step)
         if record is None or record.state is not StepState.WAITING or record.wake_at is None:
-            await self.suspend(execution)
+            await self.runs.suspend(execution)
             state = "not started" if record is None else record.state.value
             raise ConflictError(
                 f"step {step!r} of run {tx!r} is not waiting for a retry (state: {state})"
@@ -251,7 +245,7 @@ class WorkflowEngine:
         A run active in this process stops before its next stage (returns ``None``; its
         own ``run()`` reports the outcome); a paused run is compensated now.
         """
-        active = self._active.get((workflow, transaction_id))
+        active = self.runs.active.get((workflow, transaction_id))
         if active is not None:
             active.cancel_requested = True
             return None
@@ -269,7 +263,7 @@ class WorkflowEngine:
         record = execution.steps.get(step)
         expected = StepState.WAITING if action == "invoke" else StepState.WAITING_COMPENSATION
         if record is None or record.state is not expected or record.wake_at is not None:
-            await self.suspend(execution)
+            await self.runs.suspend(execution)
             state = "not started" if record is None else record.state.value
             raise ConflictError(
                 f"step {step!r} of workflow {workflow!r} run {tx!r} is not waiting for an "
@@ -286,10 +280,10 @@ class WorkflowEngine:
             raise NotFoundError("workflow run", f"{workflow}:{tx}")
         if record.state.finished:
             raise ConflictError(f"workflow {workflow!r} run {tx!r} has already finished")
-        if not await self._acquire(workflow, tx):
+        if not await self.runs.acquire(workflow, tx):
             raise WorkflowAlreadyRunningError(workflow, tx)
         execution = self._restored(definition, record, self.container)
-        self._track(execution)
+        self.runs.track(execution)
         return execution
 
     async def _continue(self, execution: Execution) -> WorkflowRun:
@@ -323,7 +317,7 @@ class WorkflowEngine:
             logger.warning("cannot resume run %s of unknown workflow %r", tx, workflow)
             return None
         execution = self._restored(definition, record, self.container)
-        self._track(execution)
+        self.runs.track(execution)
         return await self._continue(execution)
 
     async def clean_expired(self) -> int:
@@ -353,85 +347,7 @@ class WorkflowEngine:
         )
         return [TransactionInfo(r.workflow, r.transaction_id, r.state) for r in records]
 
-    # ------------------------------------------------- callbacks from executions
-
-    def _track(self, execution: Execution) -> None:
-        self._active[(execution.definition.name, execution.transaction_id)] = execution
-        if execution.durable and self._heartbeat is None:
-            self._heartbeat = asyncio.ensure_future(self._renew_leases())
-
-    async def save_state(self, execution: Execution) -> None:
-        """Write a durable run's state change (e.g. to ``compensating``)."""
-        record = execution.record
-        if record is not None:
-            record.state = execution.state
-            record.updated_at = self.clock()
-            await self.store.save_run(record)
-
-    async def suspend(self, execution: Execution) -> None:
-        """Release a paused run; it wakes at its earliest retry time or on a signal."""
-        record = execution.record
-        self._active.pop((execution.definition.name, execution.transaction_id), None)
-        if record is None:
-            return
-        waits = [step.wake_at for step in execution.steps.values() if step.wake_at is not None]
-        record.state = execution.state
-        record.owner = record.lease_until = None
-        record.wake_at = min(waits) if waits else None
-        record.updated_at = self.clock()
-        await self.store.save_run(record)
-
-    async def finished(self, execution: Execution) -> None:
-        """Store a finished run's outcome with its retention deadline."""
-        self._active.pop((execution.definition.name, execution.transaction_id), None)
-        record = execution.record
-        if record is None:
-            return
-        now = self.clock()
-        name = execution.definition.name
-        record.state = execution.state
-        record.result_json = encode(execution.result, name, "<result>", "workflow result")
-        record.errors_json = encode(
-            [
-                {"step": e.step, "action": e.action, "error": decode(encode_error(e.error))}
-                for e in execution.errors
-            ],
-            name,
-            "<result>",
-            "errors",
-        )
-        retention = execution.definition.options.retention_time
-        record.finished_at = record.updated_at = now
-        record.expires_at = now + (self.retention_time if retention is None else retention)
-        record.owner = record.lease_until = record.wake_at = None
-        await self.store.save_run(record)
-
-    def detach(self, execution: Execution, work: Coroutine[Any, Any, None]) -> None:
-        """Continue a run in the background (``background_execution`` steps)."""
-        task = asyncio.ensure_future(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._background_done)
-
-    def _background_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("background workflow work failed", exc_info=task.exception())
-
-    async def _renew_leases(self) -> None:
-        try:
-            while any(execution.durable for execution in self._active.values()):
-                await asyncio.sleep(self.lease_seconds / 3)
-                keys = [key for key, ex in self._active.items() if ex.durable]
-                await self.store.renew_leases(self.owner, keys, self.clock() + self.lease_seconds)
-        finally:
-            self._heartbeat = None
-
     # ------------------------------------------------------------------ lifecycle
-
-    async def drain(self) -> None:
-        """Wait until background step work started by this engine has finished."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def start_polling(self) -> None:
         """Recover due runs and clean expired ones every ``poll_interval`` seconds."""
@@ -447,15 +363,18 @@ class WorkflowEngine:
                 logger.exception("workflow engine poll failed; retrying")
             await asyncio.sleep(self.poll_interval)
 
+    async def drain(self) -> None:
+        """Wait until background step work started by this engine has finished."""
+        await self.runs.drain()
+
     async def close(self) -> None:
-        """Stop polling and heartbeats; background work is awaited first."""
-        await self.drain()
-        for task in (self._loop, self._heartbeat):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        self._loop = self._heartbeat = None
+        """Stop polling and lease renewal; background work is awaited first."""
+        await self.runs.close()
+        if self._loop is not None:
+            self._loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop
+            self._loop = None
 
 
 def _completed(response: Any, execution: Execution, key: str) -> StepResponse[Any]:

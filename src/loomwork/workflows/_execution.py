@@ -56,6 +56,7 @@ class Execution:
         record: RunRecord | None,
     ) -> None:
         self.engine = engine
+        self.clock = engine.clock
         self.definition = definition
         self.container = container
         self.transaction_id = transaction_id
@@ -72,7 +73,7 @@ class Execution:
         self.cancel_requested = False
         self.no_wait: dict[str, asyncio.Task[Outcome]] = {}
         timeout = definition.options.timeout
-        started = record.created_at if record is not None else engine.clock()
+        started = record.created_at if record is not None else self.clock()
         self.deadline = None if timeout is None else started + timeout
 
     # ---------------------------------------------------------------- driving
@@ -85,12 +86,12 @@ class Execution:
                 if outcome is Outcome.OK:
                     await self._finish(RunState.DONE)
                 elif outcome is Outcome.SUSPEND:
-                    await self.engine.suspend(self)
+                    await self.engine.runs.suspend(self)
                 return outcome
             self.state = RunState.WAITING_TO_COMPENSATE
         outcome = await self._compensate_stages()
         if outcome is Outcome.SUSPEND:
-            await self.engine.suspend(self)
+            await self.engine.runs.suspend(self)
             return outcome
         failed = any(error.action == "compensate" for error in self.errors)
         await self._finish(RunState.FAILED if failed else RunState.REVERTED)
@@ -100,7 +101,7 @@ class Execution:
         for stage in self.definition.stages:
             if self.cancel_requested:
                 return self.cancelled(stage[0])
-            if self.deadline is not None and self.engine.clock() >= self.deadline:
+            if self.deadline is not None and self.clock() >= self.deadline:
                 return self._workflow_timed_out(stage[0])
             if len(stage) == 1:
                 outcome = await self.invoke(stage[0])
@@ -148,7 +149,7 @@ class Execution:
         if node.options.no_wait:
             return await self._start_no_wait(node, attempts)
         if node.options.background_execution:
-            self.engine.detach(self, self._background(node, attempts))
+            self.engine.runs.detach(self._background(node, attempts))
             return Outcome.DETACHED
         return await self.attempt(node, node.input(self.scope), attempts)
 
@@ -159,7 +160,7 @@ class Execution:
         if state in _FAILED:
             return self._after_failure(node)
         if state is StepState.WAITING:
-            due = record.wake_at is not None and record.wake_at <= self.engine.clock()
+            due = record.wake_at is not None and record.wake_at <= self.clock()
             return None if due else Outcome.SUSPEND
         return None  # in flight when the last owner stopped: run it again
 
@@ -174,7 +175,7 @@ class Execution:
         await self.checkpoint(StepRecord(node.key, StepState.INVOKING, attempts))
         outcome = await self.attempt(node, node.input(self.scope), attempts)
         if outcome is Outcome.SUSPEND:
-            await self.engine.suspend(self)
+            await self.engine.runs.suspend(self)
             return
         if outcome is Outcome.FAIL:
             self.state = RunState.WAITING_TO_COMPENSATE
@@ -223,7 +224,7 @@ class Execution:
     def _time_limit(self, node: StepNode) -> float | None:
         limit = node.options.timeout
         if self.deadline is not None:
-            remaining = max(self.deadline - self.engine.clock(), 0.0)
+            remaining = max(self.deadline - self.clock(), 0.0)
             limit = remaining if limit is None else min(limit, remaining)
         return limit
 
@@ -309,7 +310,7 @@ class Execution:
         return Outcome.FAIL
 
     async def _wait_for_retry(self, node: StepNode, error: Exception, attempts: int) -> Outcome:
-        wake_at = self.engine.clock() + node.options.retry_interval
+        wake_at = self.clock() + node.options.retry_interval
         record = StepRecord(node.key, StepState.WAITING, attempts, wake_at=wake_at)
         if self.durable:
             record.error_json = encode_error(error)
@@ -327,7 +328,7 @@ class Execution:
         await self._join_no_wait()
         if self.state is not RunState.COMPENSATING:
             self.state = RunState.COMPENSATING
-            await self.engine.save_state(self)
+            await self.engine.runs.save_state(self)
         states = {key: record.state for key, record in self.steps.items()}
         for group in plan_compensation(self.definition.stages, states):
             if len(group) == 1:
@@ -379,14 +380,14 @@ class Execution:
         """Keep a step's record; durable runs write it before the run moves on."""
         self.steps[record.key] = record
         if self.durable:
-            record.updated_at = self.engine.clock()
+            record.updated_at = self.clock()
             await self.engine.store.save_step(self.definition.name, self.transaction_id, record)
 
     async def _finish(self, state: RunState) -> None:
         self.state = state
         if state is RunState.DONE:
             self.result = self.definition.result(self.scope)
-        await self.engine.finished(self)
+        await self.engine.runs.finished(self)
 
     def outcome(self) -> WorkflowRun:
         """The public view of the run as it stands."""
