@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 from event_helpers import Recorder
 
+from loomwork.errors import ConflictError
 from loomwork.events import (
     BusEventSink,
     Event,
@@ -70,6 +72,33 @@ async def test_bus_sink_publishes_from_sync_code() -> None:
         await bus.drain()
 
     assert recorder.events == events
+
+
+async def test_bus_sink_publishes_from_a_sync_handler_in_a_worker_thread() -> None:
+    recorder = Recorder()
+    bus = LocalEventBus()
+    sink = BusEventSink(bus)
+    follow_up = Event("brand.synced", {"id": "brand_1"})
+
+    def on_created(event: Event, container: Any) -> None:
+        sink.emit([follow_up])  # runs in a thread: no event loop here
+
+    bus.subscribe(Subscriber(on_created, "brand.created", subscriber_id="sync"))
+    bus.subscribe(Subscriber(recorder, "brand.synced", subscriber_id="r"))
+    async with bus:
+        await bus.publish([Event("brand.created", {"id": "brand_1"})])
+        await bus.drain()
+        await sink.flush()
+        await bus.drain()
+
+    assert recorder.events == [follow_up]
+
+
+def test_bus_sink_outside_any_loop_says_how_to_fix_it() -> None:
+    sink = BusEventSink(LocalEventBus())
+
+    with pytest.raises(ConflictError, match="create the sink in the application's loop"):
+        sink.emit([Event("brand.created", {})])
 
 
 async def test_a_failing_publish_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:

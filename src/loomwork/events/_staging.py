@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Protocol, runtime_checkable
 
+from loomwork.errors import ConflictError
 from loomwork.events._event import Event
 from loomwork.events._port import EventBus
 
@@ -61,24 +62,43 @@ class StagedEvents:
 
 
 class BusEventSink:
-    """Publishes emitted events on ``bus`` from sync code running in the event loop.
+    """Publishes emitted events on ``bus`` from sync code.
 
-    ``emit`` schedules the publish as a task; :meth:`flush` waits for those scheduled so
-    far (call it before shutdown). A failed publish is logged with the event ids.
+    ``emit`` schedules the publish as a task on the event loop: the running one, or, when
+    called from a worker thread (a sync handler), the loop the sink was created or first
+    used in. :meth:`flush` waits for the publishes scheduled so far (call it before
+    shutdown). A failed publish is logged with the event ids, never raised to the emitter.
     """
 
-    __slots__ = ("_bus", "_tasks")
+    __slots__ = ("_bus", "_loop", "_tasks")
 
     def __init__(self, bus: EventBus) -> None:
         self._bus = bus
         self._tasks: set[asyncio.Task[None]] = set()
+        try:
+            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            self._loop = None
 
     def emit(self, events: Sequence[Event]) -> None:
-        """Schedule publishing ``events``; needs a running event loop in this thread."""
+        """Schedule publishing ``events`` (in order, after earlier emits)."""
         if not events:
             return
         batch = list(events)
-        task = asyncio.get_running_loop().create_task(self._publish(batch))
+        try:
+            self._loop = asyncio.get_running_loop()
+        except RuntimeError:
+            if self._loop is None:
+                raise ConflictError(
+                    "BusEventSink.emit was called outside any event loop before the sink "
+                    "was used inside one; create the sink in the application's loop"
+                ) from None
+            self._loop.call_soon_threadsafe(self._schedule, batch)
+            return
+        self._schedule(batch)
+
+    def _schedule(self, events: list[Event]) -> None:
+        task = asyncio.get_running_loop().create_task(self._publish(events))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
