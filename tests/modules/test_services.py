@@ -53,9 +53,9 @@ async def test_create_accepts_given_id_and_timestamps(service: BrandModuleServic
         {"id": "brand_given", "name": "Given", "created_at": "2024-01-02T03:04:05+02:00"}
     )
     assert brand["id"] == "brand_given"
-    assert brand["created_at"] == "2024-01-02T01:04:05+00:00"
+    assert brand["created_at"] == "2024-01-02T01:04:05.000000+00:00"
     stored = await service.retrieve_brand("brand_given")
-    assert stored["created_at"] == "2024-01-02T01:04:05+00:00"
+    assert stored["created_at"] == "2024-01-02T01:04:05.000000+00:00"
 
 
 async def test_irregular_plurals_and_override(service: BrandModuleService) -> None:

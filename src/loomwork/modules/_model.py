@@ -3,7 +3,8 @@
 ``Model`` gives each table a prefixed ULID primary key (``brand_01H...``, the prefix from
 ``__id_prefix__``) and timezone-aware UTC ``created_at``, ``updated_at`` and ``deleted_at``
 columns. Datetimes are read back as aware UTC values on every database: SQLite stores them
-as fixed-width UTC text (so text order is time order), PostgreSQL as ``timestamptz``.
+as fixed-width ISO-8601 UTC text (so text order is time order), PostgreSQL as
+``timestamptz``.
 """
 
 from __future__ import annotations
@@ -49,10 +50,9 @@ class UtcDateTime(sa.types.TypeDecorator[datetime]):
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if value is None:
             return None
-        moment = to_utc(value)
         if dialect.name == "sqlite":
-            return moment.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-        return moment
+            return utc_iso(value)
+        return to_utc(value)
 
     @override
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
@@ -62,9 +62,18 @@ class UtcDateTime(sa.types.TypeDecorator[datetime]):
 
 
 class _SqliteUtcText(sa.String):
-    """UTC text ``YYYY-MM-DD HH:MM:SS.ffffff`` in a column declared ``DATETIME``."""
+    """UTC text ``YYYY-MM-DDTHH:MM:SS.ffffff+00:00`` in a column declared ``DATETIME``."""
 
     __visit_name__ = "DATETIME"
+
+
+def utc_iso(value: datetime | str) -> str:
+    """Fixed-width ISO-8601 UTC text (``2024-01-02T03:04:05.000000+00:00``).
+
+    This is both what services return and what SQLite stores, so text order is time order
+    and a returned record can be written back unchanged.
+    """
+    return to_utc(value).isoformat(timespec="microseconds")
 
 
 def to_utc(value: datetime | str) -> datetime:

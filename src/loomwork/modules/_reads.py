@@ -36,8 +36,10 @@ class Query:
 def list_records(info: ModelInfo, conn: sa.Connection, query: Query) -> list[Record]:
     """Rows matching ``query`` as JSON-ready dicts."""
     _check_page(info, query)
+    dialect = conn.dialect.name
+    columns = selected_columns(info, query.select)
     statement = (
-        sa.select(*selected_columns(info, query.select))
+        sa.select(*(info.read_expression(column, dialect) for column in columns))
         .where(*_conditions(info, conn, query))
         .order_by(*order_by(info, query.order))
     )
@@ -45,7 +47,8 @@ def list_records(info: ModelInfo, conn: sa.Connection, query: Query) -> list[Rec
         statement = statement.offset(query.skip)
     if query.take is not None:
         statement = statement.limit(query.take)
-    return [info.to_json(row) for row in conn.execute(statement).mappings()]
+    keys = [column.key for column in columns]
+    return info.to_json(keys, conn.execute(statement), dialect)
 
 
 def count_records(info: ModelInfo, conn: sa.Connection, query: Query) -> int:
@@ -84,11 +87,12 @@ def records_by_id(
     info: ModelInfo, conn: sa.Connection, ids: Sequence[str], *, column: str = "id"
 ) -> dict[Any, Record]:
     """Rows whose ``column`` is in ``ids`` (deleted or not), keyed by that column."""
-    table_column = info.columns[column]
-    statement = sa.select(*info.columns.values()).where(
-        in_list(table_column, list(ids), conn.dialect.name)
-    )
-    return {row[column]: info.to_json(row) for row in conn.execute(statement).mappings()}
+    dialect = conn.dialect.name
+    statement = sa.select(
+        *(info.read_expression(each, dialect) for each in info.columns.values())
+    ).where(in_list(info.columns[column], list(ids), dialect))
+    records = info.to_json(list(info.columns), conn.execute(statement), dialect)
+    return {record[column]: record for record in records}
 
 
 def _conditions(info: ModelInfo, conn: sa.Connection, query: Query) -> list[sa.ColumnElement[bool]]:

@@ -1,15 +1,17 @@
-"""Turns caller dicts into rows for bulk INSERTs: JSON-ready records plus driver parameters.
+"""Turns caller dicts into rows for bulk INSERTs.
 
-The bulk path compiles each statement once with SQLAlchemy and hands pre-processed
-parameter tuples to the driver's ``executemany`` (through ``Connection.exec_driver_sql``,
-so engine events still fire). Values are processed once per distinct object where that
-is cheap: the shared timestamp of a batch is converted once, not once per row.
+The bulk path compiles each statement once with SQLAlchemy and hands parameter tuples to
+the driver's ``executemany`` (through ``Connection.exec_driver_sql``, so engine events
+still fire). A row's JSON-ready record doubles as its parameters: datetimes are the
+canonical ISO-8601 UTC text, which is what SQLite stores and what PostgreSQL reads for a
+``timestamptz``. Only values whose type needs driver-side processing get a separate
+parameter dict.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from operator import itemgetter
 from typing import Any
@@ -18,51 +20,70 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
 from loomwork.errors import ValidationError
+from loomwork.modules._gc import paused_gc
 from loomwork.modules._ids import new_ids
+from loomwork.modules._model import UtcDateTime, utc_iso
 from loomwork.modules._table import ModelInfo
 
 Record = dict[str, Any]
+Convert = Callable[[Any], Any]
 CHUNK_ROWS = 10_000
+_MANAGED = ("id", "created_at", "updated_at")
 
 _compiled: dict[tuple[sa.Table, str, str], tuple[str, Callable[[Record], Any]]] = {}
 
 
 @dataclass(frozen=True, slots=True)
 class Rows:
-    """Rows ready to insert: what to return to the caller and what to send to the driver."""
+    """Rows ready to insert: the records to return, and parameters where they differ."""
 
     records: list[Record]
-    params: list[Record]
+    overrides: dict[int, Record] = field(default_factory=dict)
+
+    def params(self) -> list[Record]:
+        """The parameters of every row, in order."""
+        if not self.overrides:
+            return self.records
+        return [self.overrides.get(i, record) for i, record in enumerate(self.records)]
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """How to complete items of one model on one dialect."""
+
+    allowed: frozenset[str]
+    base: Record
+    converters: Mapping[str, Convert]
+    processors: Mapping[str, Convert]
+    callables: Mapping[str, sa.ColumnDefault]
+    special: frozenset[str]
 
 
 def build_rows(info: ModelInfo, dialect: Dialect, items: Sequence[Any], now: datetime) -> Rows:
     """Complete each item with an id, timestamps and column defaults."""
-    allowed = info.columns.keys()
-    processors = _bind_processors(info, dialect)
-    record_base, param_base = _bases(info, processors, now)
-    callables = {
-        key: default
-        for key, default in info.python_defaults.items()
-        if isinstance(default, sa.ColumnDefault) and key not in ("id", "created_at", "updated_at")
-    }
-    special = processors.keys() | info.json_converters.keys() | callables.keys()
+    with paused_gc(len(items)):
+        return _build(info, _plan(info, dialect), items, now)
+
+
+def _build(info: ModelInfo, plan: _Plan, items: Sequence[Any], now: datetime) -> Rows:
+    stamp = utc_iso(now)
+    base = {**plan.base, "created_at": stamp, "updated_at": stamp}
     fresh = iter(new_ids(info.id_prefix, sum(1 for item in items if "id" not in item)))
-    records: list[Record] = []
-    params: list[Record] = []
-    for item in items:
-        if not isinstance(item, Mapping) or not item.keys() <= allowed:
+    rows = Rows([])
+    always = bool(plan.callables)
+    for index, item in enumerate(items):
+        if not (type(item) is dict or isinstance(item, Mapping)) or not item.keys() <= plan.allowed:
             _reject(info, item)
-        record = record_base.copy()
+        record = base.copy()
         record.update(item)
-        param = param_base.copy()
-        param.update(item)
         if "id" not in item:
-            record["id"] = param["id"] = next(fresh)
-        if not special.isdisjoint(item.keys()) or callables:
-            _fill_special(info, processors, callables, item, record, param)
-        records.append(record)
-        params.append(param)
-    return Rows(records, params)
+            record["id"] = next(fresh)
+        if always or not plan.special.isdisjoint(item):
+            param = _fill_special(plan, item, record)
+            if param is not None:
+                rows.overrides[index] = param
+        rows.records.append(record)
+    return rows
 
 
 def execute_many(
@@ -75,7 +96,9 @@ def execute_many(
         compiled = _compiled[cache_key] = _compile(conn.dialect, info, statement)
     sql, shape = compiled
     for chunk in _chunks(params):
-        conn.exec_driver_sql(sql, [shape(param) for param in chunk])
+        with paused_gc(len(chunk)):
+            values = [shape(param) for param in chunk]
+        conn.exec_driver_sql(sql, values)
 
 
 def _compile(
@@ -97,47 +120,61 @@ def _chunks(params: list[Record]) -> Iterator[list[Record]]:
         yield params[start : start + CHUNK_ROWS]
 
 
-def _bind_processors(info: ModelInfo, dialect: Dialect) -> dict[str, Callable[[Any], Any]]:
-    return {
+_plans: dict[tuple[type[Any], str], _Plan] = {}
+
+
+def _plan(info: ModelInfo, dialect: Dialect) -> _Plan:
+    key = (info.model, f"{dialect.name}+{dialect.driver}")
+    plan = _plans.get(key)
+    if plan is None:
+        plan = _plans[key] = _make_plan(info, dialect)
+    return plan
+
+
+def _make_plan(info: ModelInfo, dialect: Dialect) -> _Plan:
+    processors = {
         key: processor
         for key, column in info.columns.items()
-        if (processor := column.type.bind_processor(dialect)) is not None
+        if not isinstance(column.type, UtcDateTime)
+        and (processor := column.type.bind_processor(dialect)) is not None
     }
-
-
-def _bases(
-    info: ModelInfo, processors: Mapping[str, Callable[[Any], Any]], now: datetime
-) -> tuple[Record, Record]:
-    record: Record = {}
-    param: Record = {}
+    callables = {
+        key: default
+        for key, default in info.python_defaults.items()
+        if isinstance(default, sa.ColumnDefault) and key not in _MANAGED
+    }
+    base: Record = {}
     for key, default in info.python_defaults.items():
-        value = now if key in ("created_at", "updated_at") else default
-        if isinstance(value, sa.ColumnDefault):
-            value = None
-        convert = info.json_converters.get(key)
-        process = processors.get(key)
-        record[key] = convert(value) if convert and value is not None else value
-        param[key] = process(value) if process else value
-    return record, param
-
-
-def _fill_special(
-    info: ModelInfo,
-    processors: Mapping[str, Callable[[Any], Any]],
-    callables: Mapping[str, sa.ColumnDefault],
-    item: Mapping[str, Any],
-    *rows: Record,
-) -> None:
-    record, param = rows
-    values = {key: default.arg(None) for key, default in callables.items() if key not in item}
-    values.update(
-        (key, item[key]) for key in item if key in processors or key in info.json_converters
+        if key in _MANAGED or isinstance(default, sa.ColumnDefault) or default is None:
+            base[key] = None
+        elif key in processors or key in info.json_converters:
+            # A scalar default that needs processing is filled per row, like a callable.
+            callables[key] = sa.ColumnDefault(default)
+            base[key] = None
+        else:
+            base[key] = default
+    return _Plan(
+        allowed=frozenset(info.columns),
+        base=base,
+        converters=info.json_converters,
+        processors=processors,
+        callables=callables,
+        special=frozenset({*processors, *info.json_converters, *callables}),
     )
+
+
+def _fill_special(plan: _Plan, item: Mapping[str, Any], record: Record) -> Record | None:
+    values = {key: default.arg(None) for key, default in plan.callables.items() if key not in item}
+    values.update((key, item[key]) for key in item if key in plan.special)
+    driver_values: Record = {}
     for key, value in values.items():
-        convert = info.json_converters.get(key)
-        process = processors.get(key)
-        record[key] = convert(value) if convert and value is not None else value
-        param[key] = process(value) if process else value
+        convert = plan.converters.get(key)
+        record[key] = convert(value) if convert is not None and value is not None else value
+        process = plan.processors.get(key)
+        # Datetime text is valid driver input; other converted values are not.
+        if process is not None or (convert is not None and convert is not utc_iso):
+            driver_values[key] = process(value) if process is not None else value
+    return {**record, **driver_values} if driver_values else None
 
 
 def _reject(info: ModelInfo, item: Any) -> None:

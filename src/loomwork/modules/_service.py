@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from loomwork.errors import ConflictError
 from loomwork.events import Event
+from loomwork.modules._gc import paused_gc
 from loomwork.modules._ids import new_ids
 from loomwork.modules._model import Model
 from loomwork.modules._table import ModelInfo
@@ -110,6 +111,17 @@ def _events(
 ) -> list[Event]:
     ids = new_ids("evt", len(changes))
     now = time.time()
+    with paused_gc(len(changes)):
+        return _build_events(info, changes, metadata, ids, now)
+
+
+def _build_events(
+    info: ModelInfo,
+    changes: list[Change],
+    metadata: Mapping[str, Any] | None,
+    ids: list[str],
+    now: float,
+) -> list[Event]:
     return [
         Event(
             name=f"{info.singular}.{action}",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import uuid
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -14,17 +14,15 @@ from typing import Any
 import sqlalchemy as sa
 
 from loomwork.errors import DefinitionError, ValidationError
-from loomwork.modules._model import Model, UtcDateTime, to_utc
+from loomwork.modules._gc import paused_gc
+from loomwork.modules._model import Model, UtcDateTime, utc_iso
 from loomwork.modules._naming import pluralize, snake_case
 
 JsonConverter = Callable[[Any], Any]
+_DATETIME_AS_TEXT = frozenset({"sqlite", "postgresql"})
+_PG_ISO = 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'
 MANAGED_ON_UPDATE = frozenset({"id", "created_at", "updated_at"})
 _INFO_CACHE: weakref.WeakKeyDictionary[type[Model], ModelInfo] = weakref.WeakKeyDictionary()
-
-
-def utc_iso(value: Any) -> str:
-    """ISO-8601 text of an aware UTC datetime (or of ISO text, normalised)."""
-    return to_utc(value).isoformat()
 
 
 def jsonable(value: Any) -> Any:
@@ -72,14 +70,37 @@ class ModelInfo:
         for field in fields:
             self.column(field)
 
-    def to_json(self, row: Mapping[Any, Any]) -> dict[str, Any]:
-        """A JSON-ready dict of a row read from the database."""
-        record = dict(row)
-        for key, convert in self.json_converters.items():
-            value = record.get(key)
-            if value is not None:
-                record[key] = convert(value)
-        return record
+    def read_expression(self, column: sa.Column[Any], dialect: str) -> sa.ColumnElement[Any]:
+        """``column`` as selected for JSON output: UTC datetimes come back as ISO text."""
+        if not isinstance(column.type, UtcDateTime):
+            return column
+        if dialect not in _DATETIME_AS_TEXT:
+            return column
+        if dialect == "sqlite":
+            # Stored as the canonical ISO text already.
+            return sa.type_coerce(column, sa.String()).label(column.key)
+        return sa.func.to_char(sa.func.timezone("UTC", column), _PG_ISO).label(column.key)
+
+    def to_json(
+        self, keys: Sequence[str], rows: Iterable[Sequence[Any]], dialect: str
+    ) -> list[dict[str, Any]]:
+        """JSON-ready dicts of rows selected through :meth:`read_expression`."""
+        as_text = dialect in _DATETIME_AS_TEXT
+        converters = [
+            (key, convert)
+            for key in keys
+            if (convert := self.json_converters.get(key)) is not None
+            and not (as_text and isinstance(self.columns[key].type, UtcDateTime))
+        ]
+        rows = list(rows)
+        with paused_gc(len(rows)):
+            records = [dict(zip(keys, row, strict=True)) for row in rows]
+        for record in records if converters else ():
+            for key, convert in converters:
+                value = record[key]
+                if value is not None:
+                    record[key] = convert(value)
+        return records
 
 
 def model_info(model: type[Model]) -> ModelInfo:

@@ -27,7 +27,7 @@ def create_records(
 ) -> tuple[list[Record], list[Change]]:
     """Insert ``items`` with executemany in chunks."""
     rows = build_rows(info, conn.dialect, items, utcnow())
-    execute_many(conn, info, "insert", info.table.insert(), rows.params)
+    execute_many(conn, info, "insert", info.table.insert(), rows.params())
     return rows.records, [("created", record["id"]) for record in rows.records]
 
 
@@ -126,7 +126,7 @@ def upsert_records(
     known = sa.select(key_column).where(in_list(key_column, keys, conn.dialect.name))
     existing = set(conn.execute(known).scalars())
     groups: dict[tuple[str, ...], list[Record]] = {}
-    for item, param in zip(items, rows.params, strict=True):
+    for item, param in zip(items, rows.params(), strict=True):
         fields = tuple(sorted(key for key in item if key not in MANAGED_ON_UPDATE and key != on))
         groups.setdefault(fields, []).append(param)
     for fields, params in groups.items():
