@@ -28,6 +28,7 @@ from loomwork.container import Container
 from loomwork.errors import ConflictError, NotFoundError, WorkflowAlreadyRunningError
 from loomwork.workflows._codec import decode, encode
 from loomwork.workflows._definition import WorkflowDefinition, get_workflow
+from loomwork.workflows._events import load_events, publish
 from loomwork.workflows._execution import Execution, Outcome
 from loomwork.workflows._records import RunRecord, RunState, StepState
 from loomwork.workflows._result import TransactionInfo, WorkflowRun
@@ -320,6 +321,19 @@ class WorkflowEngine:
         self.runs.track(execution)
         return await self._continue(execution)
 
+    async def publish_outbox(self, limit: int = 100) -> int:
+        """Publish the events of succeeded runs that a crash left unpublished.
+
+        Returns how many runs' events went out. Events are delivered at least once.
+        """
+        published = 0
+        for record in await self.store.list_outbox(limit):
+            if await publish(self.container, load_events(decode(record.outbox_json))):
+                record.outbox_json = None
+                await self.store.save_run(record)
+                published += 1
+        return published
+
     async def clean_expired(self) -> int:
         """Delete finished runs past their retention time; returns how many."""
         return await self.store.delete_expired(self.clock())
@@ -358,6 +372,7 @@ class WorkflowEngine:
         while True:
             try:
                 await self.recover()
+                await self.publish_outbox()
                 await self.clean_expired()
             except Exception:
                 logger.exception("workflow engine poll failed; retrying")

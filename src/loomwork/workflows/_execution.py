@@ -15,8 +15,10 @@ from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
 from loomwork.errors import PermanentStepFailure, RunCancelledError, StepTimeoutError
+from loomwork.events import Event, current_event_sink, use_event_sink
 from loomwork.workflows._codec import decode, decode_error, encode, encode_error
 from loomwork.workflows._compensation import plan_compensation
+from loomwork.workflows._events import StepEvents, dump_events, load_events
 from loomwork.workflows._records import RunRecord, RunState, StepRecord, StepState
 from loomwork.workflows._refs import Scope
 from loomwork.workflows._result import Action, StepError, TransactionInfo, WorkflowRun
@@ -66,6 +68,10 @@ class Execution:
         self.scope = Scope(input, {})
         self.steps: dict[str, StepRecord] = {}
         self.compensate_inputs: dict[str, Any] = {}
+        self.step_events: dict[str, list[Event]] = {}
+        sink = current_event_sink()
+        # Started inside a step of another run: that run publishes our events.
+        self.parent_events = sink if isinstance(sink, StepEvents) else None
         self.errors: list[StepError] = []
         self.state = RunState.INVOKING
         self.result: Any = None
@@ -186,8 +192,10 @@ class Execution:
         options = node.options
         while True:
             attempts += 1
+            events = StepEvents()
             try:
-                response = await self._call(node, input, attempts)
+                with use_event_sink(events):
+                    response = await self._call(node, input, attempts, events)
             except PermanentStepFailure as error:
                 return await self.failed(node, error, error.compensate_input, attempts)
             except StepTimeoutError as error:
@@ -198,10 +206,10 @@ class Execution:
                 if options.retry_interval > 0:
                     return await self._wait_for_retry(node, error, attempts)
                 continue
-            return await self.succeeded(node, response, attempts)
+            return await self.succeeded(node, response, attempts, events=events.events)
 
-    async def _call(self, node: StepNode, input: Any, attempt: int) -> Any:
-        ctx = self.step_context(node, attempt)
+    async def _call(self, node: StepNode, input: Any, attempt: int, events: StepEvents) -> Any:
+        ctx = self.step_context(node, attempt, events)
         limit = self._time_limit(node)
         if not node.invoke_is_async:
             started = time.monotonic()
@@ -228,7 +236,7 @@ class Execution:
             limit = remaining if limit is None else min(limit, remaining)
         return limit
 
-    def step_context(self, node: StepNode, attempt: int) -> StepContext:
+    def step_context(self, node: StepNode, attempt: int, events: StepEvents) -> StepContext:
         """The context a step or compensation function of ``node`` receives."""
         return StepContext(
             self.container,
@@ -238,10 +246,17 @@ class Execution:
             node.key,
             attempt,
             self.context,
+            events,
         )
 
     async def succeeded(
-        self, node: StepNode, response: Any, attempts: int, *, from_outside: bool = False
+        self,
+        node: StepNode,
+        response: Any,
+        attempts: int,
+        *,
+        from_outside: bool = False,
+        events: list[Event] | None = None,
     ) -> Outcome:
         """Record a step's successful response (or its ``skip``).
 
@@ -255,6 +270,8 @@ class Execution:
         else:
             output = compensate_input = response
         self.compensate_inputs[node.key] = compensate_input
+        if events:
+            self.step_events[node.key] = events
         waits = node.options.is_async and not from_outside
         record = StepRecord(node.key, StepState.WAITING if waits else StepState.DONE, attempts)
         if self.durable:
@@ -274,6 +291,9 @@ class Execution:
         if node.options.save_response and output is not None:
             record.output_json = encode(output, name, node.key, "output")
         record.compensate_input_json = encode(compensate_input, name, node.key, "compensate input")
+        events = self.step_events.get(node.key)
+        if events:
+            record.events_json = encode(dump_events(events), name, node.key, "events")
 
     async def failed(
         self,
@@ -347,11 +367,14 @@ class Execution:
         if node.compensate is None:
             await self.checkpoint(self.moved(record, StepState.REVERTED))
             return Outcome.OK
-        ctx = self.step_context(node, record.attempt)
+        # Events emitted while undoing are dropped with the rest of the run's events.
+        discarded = StepEvents()
+        ctx = self.step_context(node, record.attempt, discarded)
         try:
-            result = node.compensate(self.compensate_inputs.get(node.key), ctx)
-            if inspect.isawaitable(result):
-                await result
+            with use_event_sink(discarded):
+                result = node.compensate(self.compensate_inputs.get(node.key), ctx)
+                if inspect.isawaitable(result):
+                    await result
         except Exception as error:
             return await self.compensation_failed(node, error)
         state = (
@@ -385,9 +408,23 @@ class Execution:
 
     async def _finish(self, state: RunState) -> None:
         self.state = state
+        events: list[Event] = []
         if state is RunState.DONE:
             self.result = self.definition.result(self.scope)
-        await self.engine.runs.finished(self)
+            events = self._released_events()
+        await self.engine.runs.finished(self, events)
+
+    def _released_events(self) -> list[Event]:
+        events = [
+            event
+            for stage in self.definition.stages
+            for node in stage
+            for event in self.step_events.get(node.key, ())
+        ]
+        if self.parent_events is not None:
+            self.parent_events.emit(events)
+            return []
+        return events
 
     def outcome(self) -> WorkflowRun:
         """The public view of the run as it stands."""
@@ -408,6 +445,8 @@ class Execution:
                 self.scope.outputs[key] = decode(step.output_json)
             if step.compensate_input_json is not None:
                 self.compensate_inputs[key] = decode(step.compensate_input_json)
+            if step.events_json is not None:
+                self.step_events[key] = load_events(decode(step.events_json))
             errors.extend(_recorded_errors(step))
             if step.state in _FAILED and key in self.definition.nodes:
                 self._after_failure(self.definition.nodes[key])

@@ -50,7 +50,8 @@ class StepState(StrEnum):
 class StepRecord:
     """The checkpointed outcome of one step of one run, keyed by (run, ``key``).
 
-    ``wake_at`` is set while the step waits for a retry interval to pass.
+    ``wake_at`` is set while the step waits for a retry interval to pass. ``events_json``
+    holds the events the step emitted, staged until the run succeeds.
     """
 
     key: str
@@ -62,6 +63,7 @@ class StepRecord:
     compensate_error_json: str | None = None
     wake_at: float | None = None
     updated_at: float = 0.0
+    events_json: str | None = None
 
 
 @dataclass(slots=True)
@@ -73,6 +75,10 @@ class RunRecord:
     expired lease makes it claimable), a future time while a step waits for a retry
     interval, and ``None`` while it waits for an outside signal (``set_step_success``) or
     has finished.
+
+    ``outbox_json`` holds the events of a run that succeeded until they are published: it
+    is written together with the ``done`` state and cleared after publishing, so a crash
+    in between loses nothing.
     """
 
     workflow: str
@@ -89,4 +95,5 @@ class RunRecord:
     updated_at: float = 0.0
     finished_at: float | None = None
     expires_at: float | None = None
+    outbox_json: str | None = None
     steps: dict[str, StepRecord] = field(default_factory=dict)

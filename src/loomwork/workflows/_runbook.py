@@ -11,7 +11,9 @@ import logging
 from collections.abc import Callable, Coroutine, Iterator
 from typing import TYPE_CHECKING, Any
 
+from loomwork.events import Event
 from loomwork.workflows._codec import decode, encode, encode_error
+from loomwork.workflows._events import dump_events, publish
 
 if TYPE_CHECKING:
     from loomwork.workflows._execution import Execution
@@ -76,11 +78,12 @@ class RunBook:
         record.updated_at = self.clock()
         await self.store.save_run(record)
 
-    async def finished(self, execution: Execution) -> None:
-        """Store a finished run's outcome with its retention deadline."""
+    async def finished(self, execution: Execution, events: list[Event]) -> None:
+        """Store a finished run's outcome, then publish its events (outbox first)."""
         self.active.pop((execution.definition.name, execution.transaction_id), None)
         record = execution.record
         if record is None:
+            await publish(execution.container, events)
             return
         now = self.clock()
         name = execution.definition.name
@@ -95,7 +98,12 @@ class RunBook:
         record.finished_at = record.updated_at = now
         record.expires_at = now + (self.retention_time if retention is None else retention)
         record.owner = record.lease_until = record.wake_at = None
+        if events:
+            record.outbox_json = encode(dump_events(events), name, "<result>", "events")
         await self.store.save_run(record)
+        if events and await publish(execution.container, events):
+            record.outbox_json = None
+            await self.store.save_run(record)
 
     def detach(self, work: Coroutine[Any, Any, None]) -> None:
         """Continue a run in the background (``background_execution`` steps)."""

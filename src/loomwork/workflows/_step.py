@@ -8,6 +8,7 @@ from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, NoReturn, TypeVar
 
 from loomwork.errors import DefinitionError, PermanentStepFailure
+from loomwork.events import Event, EventSink
 
 if TYPE_CHECKING:
     from loomwork.container import Container
@@ -100,7 +101,16 @@ _OPTION_NAMES = frozenset(f.name for f in fields(StepOptions))
 class StepContext:
     """What a step (and its compensation) receives besides its input."""
 
-    __slots__ = ("attempt", "container", "context", "engine", "step", "transaction_id", "workflow")
+    __slots__ = (
+        "attempt",
+        "container",
+        "context",
+        "engine",
+        "events",
+        "step",
+        "transaction_id",
+        "workflow",
+    )
 
     def __init__(  # noqa: PLR0917 - built on every step; positional is measurably faster
         self,
@@ -111,6 +121,7 @@ class StepContext:
         step: str,
         attempt: int,
         context: dict[str, Any],
+        events: EventSink,
     ) -> None:
         self.container = container
         self.engine = engine
@@ -119,6 +130,11 @@ class StepContext:
         self.step = step
         self.attempt = attempt
         self.context = context
+        self.events = events
+
+    def emit_event(self, name: str, data: Any, metadata: dict[str, Any] | None = None) -> None:
+        """Emit an event; it is published only if the whole run succeeds."""
+        self.events.emit([Event(name, data, metadata or {})])
 
     def idempotency_key(self, action: str = "invoke") -> str:
         """The key that ``set_step_success``/``set_step_failure`` take for this step."""

@@ -87,6 +87,13 @@ class ExecutionStore(ABC):
         """Extend ``owner``'s leases on the given runs (runs it no longer owns are left)."""
 
     @abstractmethod
+    async def list_outbox(self, limit: int) -> list[RunRecord]:
+        """Finished runs whose ``outbox_json`` is set, oldest ``finished_at`` first.
+
+        Returned without step records; these are runs whose events are not yet published.
+        """
+
+    @abstractmethod
     async def delete_expired(self, now: float) -> int:
         """Delete finished runs whose ``expires_at <= now`` with their steps; return count."""
 

@@ -29,6 +29,7 @@ RUN_FIELDS = (
     "updated_at",
     "finished_at",
     "expires_at",
+    "outbox_json",
 )
 STEP_FIELDS = (
     "state",
@@ -39,6 +40,7 @@ STEP_FIELDS = (
     "compensate_error_json",
     "wake_at",
     "updated_at",
+    "events_json",
 )
 
 
@@ -71,11 +73,13 @@ def build_tables(prefix: str) -> Tables:
         sa.Column("updated_at", sa.Double, nullable=False),
         sa.Column("finished_at", sa.Double),
         sa.Column("expires_at", sa.Double),
+        sa.Column("outbox_json", sa.Text),
     )
     # Partial indexes: finished and signal-waiting runs (NULL times) stay out of them, so
     # claim_due and delete_expired scan only candidates however many runs are kept.
     _partial_index(f"ix_{prefix}runs_wake_at", runs.c.wake_at)
     _partial_index(f"ix_{prefix}runs_expires_at", runs.c.expires_at)
+    _partial_index(f"ix_{prefix}runs_outbox", runs.c.finished_at, runs.c.outbox_json)
     sa.Index(f"ix_{prefix}runs_created", runs.c.created_at, runs.c.workflow, runs.c.transaction_id)
     sa.Index(f"ix_{prefix}runs_workflow_created", runs.c.workflow, runs.c.created_at)
     steps = sa.Table(
@@ -92,6 +96,7 @@ def build_tables(prefix: str) -> Tables:
         sa.Column("compensate_error_json", sa.Text),
         sa.Column("wake_at", sa.Double),
         sa.Column("updated_at", sa.Double, nullable=False),
+        sa.Column("events_json", sa.Text),
         sa.ForeignKeyConstraint(
             ["workflow", "transaction_id"],
             [runs.c.workflow, runs.c.transaction_id],
@@ -102,8 +107,8 @@ def build_tables(prefix: str) -> Tables:
     return Tables(metadata, runs, steps)
 
 
-def _partial_index(name: str, column: sa.Column[Any]) -> None:
-    where = column.isnot(None)
+def _partial_index(name: str, column: sa.Column[Any], when: sa.Column[Any] | None = None) -> None:
+    where = (column if when is None else when).isnot(None)
     sa.Index(name, column, postgresql_where=where, sqlite_where=where)
 
 
@@ -128,6 +133,7 @@ def step_values(workflow: str, transaction_id: str, step: StepRecord) -> dict[st
         "compensate_error_json": step.compensate_error_json,
         "wake_at": step.wake_at,
         "updated_at": step.updated_at,
+        "events_json": step.events_json,
     }
 
 

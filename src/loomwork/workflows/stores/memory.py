@@ -105,6 +105,16 @@ class MemoryStore(ExecutionStore):
                 run.lease_until = lease_until
 
     @override
+    async def list_outbox(self, limit: int) -> list[RunRecord]:
+        pending = [
+            replace(run, steps={})
+            for run in self._runs.values()
+            if run.state.finished and run.outbox_json is not None
+        ]
+        pending.sort(key=lambda run: run.finished_at or 0.0)
+        return pending[:limit]
+
+    @override
     async def delete_expired(self, now: float) -> int:
         expired = [
             key

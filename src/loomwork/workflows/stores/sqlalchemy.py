@@ -212,6 +212,18 @@ class SqlAlchemyStore(ExecutionStore):
                 conn.execute(self._sql.renew, params)
 
     @override
+    async def list_outbox(self, limit: int) -> list[RunRecord]:
+        runs = self.tables.runs
+        query = (
+            sa.select(runs)
+            .where(runs.c.outbox_json.isnot(None), runs.c.state.in_(FINISHED_STATES))
+            .order_by(runs.c.finished_at)
+            .limit(limit)
+        )
+        with self._begin() as conn:
+            return [run_from_row(row, {}) for row in conn.execute(query).mappings()]
+
+    @override
     async def delete_expired(self, now: float) -> int:
         with self._begin() as conn:
             expired = conn.execute(self._sql.expire, {"b_now": now})

@@ -1,0 +1,63 @@
+"""Events emitted while a run executes are staged with it and released on success.
+
+Each step invocation gets its own :class:`StepEvents` sink (made current with
+``loomwork.events.use_event_sink``), so a durable run checkpoints a step's events together
+with its outcome. When the top-level run ends ``done`` its events go to the event bus;
+when it compensates they are dropped. A run started inside a step (a nested workflow)
+hands its events to that step instead of publishing them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from loomwork.events import Event, EventBus, dump_event, load_event
+
+if TYPE_CHECKING:
+    from loomwork.container import Container
+
+logger = logging.getLogger("loomwork.workflows")
+
+
+class StepEvents:
+    """The events one step invocation emitted (an event sink)."""
+
+    __slots__ = ("events",)
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def emit(self, events: Sequence[Event]) -> None:
+        """Stage ``events`` with the step."""
+        self.events.extend(events)
+
+
+def dump_events(events: Sequence[Event]) -> list[dict[str, Any]]:
+    """JSON-ready form of ``events`` for checkpoints and outboxes."""
+    return [dump_event(event) for event in events]
+
+
+def load_events(data: Any) -> list[Event]:
+    """Events from :func:`dump_events` output (``None`` means none)."""
+    return [load_event(item) for item in data or ()]
+
+
+async def publish(container: Container, events: list[Event]) -> bool:
+    """Publish on the container's ``event_bus``; False if there is none or it failed.
+
+    Failures are logged; the caller keeps the events (in the outbox) to try again.
+    """
+    if not events:
+        return True
+    bus: EventBus | None = container.resolve("event_bus", None)
+    if bus is None:
+        logger.debug("no event_bus registered: %d run events not published", len(events))
+        return True
+    try:
+        await bus.publish(events)
+    except Exception:
+        logger.exception("publishing %d run events failed; kept for retry", len(events))
+        return False
+    return True

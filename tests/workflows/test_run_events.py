@@ -1,0 +1,162 @@
+"""Events emitted inside a run are released only when the top-level run succeeds."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from wf_helpers import unique
+
+from loomwork.container import Container
+from loomwork.events import Event, LocalEventBus, Subscriber
+from loomwork.workflows import (
+    MemoryStore,
+    RunState,
+    StepContext,
+    WorkflowEngine,
+    WorkflowResponse,
+    create_step,
+    create_workflow,
+)
+
+
+class Received:
+    """A subscriber that records every event it is handed."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    async def __call__(self, event: Event, container: Any) -> None:
+        self.events.append(event)
+
+    def names(self) -> list[str]:
+        return [event.name for event in self.events]
+
+
+@pytest.fixture
+def received() -> Received:
+    return Received()
+
+
+@pytest.fixture
+async def bus(received: Received) -> AsyncIterator[LocalEventBus]:
+    bus = LocalEventBus()
+    bus.subscribe(Subscriber(received, "*", subscriber_id=unique("recorder")))
+    await bus.start()
+    yield bus
+    await bus.stop()
+
+
+def emitting(name: str, event: str, fail: bool = False) -> Any:
+    async def invoke(input: Any, ctx: StepContext) -> str:
+        ctx.emit_event(event, {"step": name})
+        if fail:
+            raise RuntimeError(f"{name} failed")
+        return name
+
+    async def compensate(data: Any, ctx: StepContext) -> None:
+        ctx.emit_event(f"{event}.undone", {"step": name})
+
+    return create_step(unique(name), invoke, compensate)
+
+
+async def test_events_are_published_after_the_run_succeeds(
+    bus: LocalEventBus, received: Received
+) -> None:
+    first, second = emitting("a", "brand.created"), emitting("b", "brand.updated")
+
+    @create_workflow(unique("emits"))
+    def workflow(input: Any) -> WorkflowResponse:
+        return WorkflowResponse([first(input), second(input)])
+
+    await workflow(Container({"event_bus": bus})).run()
+    await bus.drain()
+    assert received.names() == ["brand.created", "brand.updated"]
+    assert received.events[0].data == {"step": "a"}
+
+
+async def test_events_of_a_compensated_run_are_dropped(
+    bus: LocalEventBus, received: Received
+) -> None:
+    first, failing = emitting("a", "brand.created"), emitting("b", "x", fail=True)
+
+    @create_workflow(unique("drops"))
+    def workflow(input: Any) -> None:
+        first(input)
+        failing(input)
+
+    run = await workflow(Container({"event_bus": bus})).run(throw_on_error=False)
+    await bus.drain()
+    assert run.state is RunState.REVERTED
+    assert received.events == []  # nor the events emitted while compensating
+
+
+async def test_a_nested_run_releases_its_events_with_the_parent(
+    bus: LocalEventBus, received: Received
+) -> None:
+    child_step = emitting("child", "child.event")
+
+    @create_workflow(unique("child-wf"))
+    def child(input: Any) -> WorkflowResponse:
+        return WorkflowResponse(child_step(input))
+
+    parent_step = emitting("parent", "parent.event")
+    failing = emitting("late", "late.event", fail=True)
+
+    @create_workflow(unique("parent-ok"))
+    def parent(input: Any) -> None:
+        child.run_as_step(input=input)
+        parent_step(input)
+
+    @create_workflow(unique("parent-fails"))
+    def failing_parent(input: Any) -> None:
+        child.run_as_step(input=input)
+        failing(input)
+
+    container = Container({"event_bus": bus})
+    await failing_parent(container).run(throw_on_error=False)
+    await bus.drain()
+    assert received.events == []  # the child succeeded, but its parent did not
+
+    await parent(container).run()
+    await bus.drain()
+    assert received.names() == ["child.event", "parent.event"]
+
+
+class FlakyBus(LocalEventBus):
+    """A bus whose publish fails until it is told to work (a broker outage)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.up = False
+
+    async def publish(self, events: Any) -> None:
+        if not self.up:
+            raise ConnectionError("broker unreachable")
+        await super().publish(events)
+
+
+async def test_durable_run_events_survive_a_failed_publish_in_the_outbox() -> None:
+    bus = FlakyBus()
+    received = Received()
+    bus.subscribe(Subscriber(received, "*", subscriber_id=unique("outbox")))
+    await bus.start()
+    engine = WorkflowEngine(MemoryStore(), container=Container({"event_bus": bus}))
+    step = emitting("stored", "brand.created")
+    name = unique("outboxed")
+
+    @create_workflow(name, store=True)
+    def workflow(input: Any) -> WorkflowResponse:
+        return WorkflowResponse(step(input))
+
+    run = await engine.run(workflow, transaction_id="o1")
+    assert run.state is RunState.DONE
+    assert await engine.publish_outbox() == 0  # still down: kept
+    bus.up = True
+    assert await engine.publish_outbox() == 1
+    assert await engine.publish_outbox() == 0  # published once
+    await bus.drain()
+    assert received.names() == ["brand.created"]
+    await bus.stop()
+    await engine.close()
