@@ -32,9 +32,9 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -48,6 +48,8 @@ from loomwork.events._event import Event
 from loomwork.events._port import DeadLetter, EventBus
 from loomwork.events._redis_consumer import StreamConfig, StreamConsumer, stream_id, text
 from loomwork.events._subscriber import Subscriber, seconds
+
+_T = TypeVar("_T")
 
 _DRAIN_POLL = 0.005
 
@@ -139,12 +141,9 @@ class RedisEventBus(EventBus):
         if not events:
             return
         entries = [self._entry(event) for event in events]
-        try:
-            await self._append(entries)
-        except RedisConnectionError:
-            # A pooled connection the server dropped fails once; a fresh one decides.
-            # Entries the first try did add are repeated: delivery is at least once.
-            await self._append(entries)
+        # After a dropped connection, entries the first try added are appended again:
+        # delivery is at least once.
+        await self._with_reconnect(lambda: self._append(entries))
 
     async def _append(self, entries: list[tuple[str, str]]) -> None:
         maxlen = "" if self._maxlen is None else str(self._maxlen)
@@ -194,9 +193,9 @@ class RedisEventBus(EventBus):
         if not self._running:
             raise ConflictError("the event bus is not started; call start() before drain()")
         deadline = time.monotonic() + seconds(timeout)
-        target = await self._last_entry_id()
+        target = await self._with_reconnect(self._last_entry_id)
         while True:
-            behind = await self._groups_behind(target)
+            behind = await self._with_reconnect(lambda: self._groups_behind(target))
             if not behind:
                 return
             if time.monotonic() >= deadline:
@@ -205,6 +204,13 @@ class RedisEventBus(EventBus):
                     f"after {seconds(timeout):g}s"
                 )
             await asyncio.sleep(_DRAIN_POLL)
+
+    @staticmethod
+    async def _with_reconnect(call: Callable[[], Awaitable[_T]]) -> _T:
+        try:
+            return await call()
+        except RedisConnectionError:  # a pooled connection the server dropped: once more
+            return await call()
 
     async def _last_entry_id(self) -> tuple[int, int] | None:
         try:
