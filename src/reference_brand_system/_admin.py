@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -53,14 +52,14 @@ class AdminEndpoints:
     async def seed(self, request: Request) -> Response:
         """Create ``count`` brands named ``"<prefix> <n>"`` in one transaction."""
         count, prefix = parse_seed(await read_json(request))
-        span = await run_in_threadpool(self.store.seed, count, prefix)
+        span = self.store.seed(count, prefix)
         first_id, last_id = span or (None, None)
         payload = {"created": count, "first_id": first_id, "last_id": last_id}
         return JSONResponse(payload, status_code=201)
 
     async def reset(self, request: Request) -> Response:
         """Remove every brand."""
-        await run_in_threadpool(self.store.reset)
+        self.store.reset()
         return Response(status_code=204)
 
     async def get_faults(self, request: Request) -> Response:
@@ -75,6 +74,6 @@ class AdminEndpoints:
 
     async def stats(self, request: Request) -> Response:
         """How many brands are live and how many are stored in all."""
-        live = await run_in_threadpool(self.store.count)
-        total = await run_in_threadpool(lambda: self.store.count(include_deleted=True))
+        live = self.store.count()
+        total = self.store.count(include_deleted=True)
         return JSONResponse({"live": live, "total": total})

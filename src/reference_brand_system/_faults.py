@@ -8,6 +8,7 @@ faults.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import random
 import threading
@@ -124,15 +125,19 @@ class FaultInjector:
                 return self._random.choice((RequestFault.ERROR_500, RequestFault.ERROR_503))
             return RequestFault.NONE
 
-    def spoil_records(self, records: list[dict[str, Any]]) -> None:
-        """Spoil a ``bad_records`` share of list records, in place."""
+    def spoil_records(self, records: list[str]) -> list[str]:
+        """Spoil a ``bad_records`` share of list records (each one JSON text)."""
         with self._lock:
             rate = self._config.bad_records
             if not rate:
-                return
-            for record in records:
+                return records
+            spoiled = list(records)
+            for index, text in enumerate(records):
                 if self._hit(rate):
+                    record = json.loads(text)
                     self._spoil(record, self._random.choice(BAD_RECORD_KINDS))
+                    spoiled[index] = json.dumps(record, separators=(",", ":"))
+            return spoiled
 
     def truncate(self, body: bytes) -> bytes:
         """Cut a ``truncate_rate`` share of list bodies short (never to nothing)."""

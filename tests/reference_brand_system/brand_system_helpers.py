@@ -34,3 +34,8 @@ def make(http: httpx.Client, name: str, external_id: str | None = None) -> dict[
     assert response.status_code == 201, response.text
     brand: dict[str, Any] = response.json()
     return brand
+
+
+def statuses(http: httpx.Client, count: int, path: str = "/brands") -> list[int]:
+    """The status codes of ``count`` GET requests to ``path``."""
+    return [http.get(path).status_code for _ in range(count)]

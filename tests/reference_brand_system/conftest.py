@@ -25,8 +25,16 @@ def server(shared_server: RunningServer) -> RunningServer:
     return shared_server
 
 
-@pytest.fixture
-def client(server: RunningServer) -> Iterator[httpx.Client]:
-    """An authenticated client for ``server``."""
-    with httpx.Client(base_url=server.base_url, headers=server.headers, timeout=10) as http:
+@pytest.fixture(scope="session")
+def shared_client(shared_server: RunningServer) -> Iterator[httpx.Client]:
+    """One client for the session: each new httpx client loads the TLS trust store (~50 ms)."""
+    with httpx.Client(
+        base_url=shared_server.base_url, headers=shared_server.headers, timeout=10
+    ) as http:
         yield http
+
+
+@pytest.fixture
+def client(server: RunningServer, shared_client: httpx.Client) -> httpx.Client:
+    """An authenticated client for ``server``."""
+    return shared_client

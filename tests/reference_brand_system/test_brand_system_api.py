@@ -8,20 +8,21 @@ import httpx
 import pytest
 from brand_system_helpers import make
 
-from reference_brand_system import RunningServer
-
 
 @pytest.mark.parametrize(
-    "headers",
-    [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "secret-key"}],
-    ids=["missing", "wrong-key", "no-scheme"],
+    "authorization", [None, "Bearer wrong", "secret-key", "Basic c2VjcmV0LWtleQ=="]
 )
 def test_requests_without_the_api_key_get_401(
-    server: RunningServer, headers: dict[str, str]
+    client: httpx.Client, authorization: str | None
 ) -> None:
     for method, path in [("GET", "/brands"), ("POST", "/_admin/reset")]:
-        response = httpx.request(method, server.base_url + path, headers=headers)
+        request = client.build_request(method, path)
+        del request.headers["Authorization"]
+        if authorization is not None:
+            request.headers["Authorization"] = authorization
+        response = client.send(request)
         assert response.status_code == 401
+        assert response.headers["WWW-Authenticate"] == "Bearer"
         assert "API key" in response.json()["message"]
 
 
