@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from typing import Any
@@ -185,3 +186,27 @@ async def test_drain_times_out_while_a_retry_is_still_waiting(make_bus: BusFacto
 
     with pytest.raises(TimeoutError, match="pending"):
         await bus.drain(timeout=0.3)
+
+
+async def test_a_restarted_bus_delivers_what_stop_cut_short(make_bus: BusFactory) -> None:
+    calls: list[str] = []
+    started = asyncio.Event()
+
+    async def hangs_the_first_time(event: Event, container: Any) -> None:
+        calls.append(event.id)
+        started.set()
+        if len(calls) == 1:
+            await asyncio.Event().wait()
+
+    bus = make_bus(stop_timeout=0)
+    bus.subscribe(Subscriber(hangs_the_first_time, "job.run", subscriber_id="cut"))
+    await bus.start()
+    event = Event("job.run", {})
+    await bus.publish([event])
+    await asyncio.wait_for(started.wait(), 10)
+
+    await bus.stop()
+    await bus.start()
+    await bus.drain()
+
+    assert calls == [event.id, event.id]

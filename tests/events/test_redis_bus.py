@@ -232,3 +232,18 @@ async def _groups(client: aioredis.Redis, stream: str) -> list[dict[str, Any]]:
     if not await client.exists(stream):
         return []
     return list(await client.xinfo_groups(stream))
+
+
+async def test_entries_that_are_not_events_are_acknowledged_and_skipped(
+    redis_url: str, redis_keys: str, redis_client: aioredis.Redis
+) -> None:
+    recorder = Recorder()
+    bus = RedisEventBus(redis_url, prefix=redis_keys, block=0.05)
+    bus.subscribe(Subscriber(recorder, "*", subscriber_id="everything"))
+    good = Event("job.run", {})
+    async with bus:
+        await redis_client.xadd(f"{redis_keys}events", {"job.run": "{not json"})
+        await bus.publish([good])
+        await bus.drain()
+
+    assert recorder.ids == [good.id]

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from redis.exceptions import RedisError, ResponseError
+
 from loomwork.events._codec import dump_event, load_event
 from loomwork.events._delivery import attempt, describe, log_dead_letter, log_failure
 from loomwork.events._event import Event
@@ -82,11 +84,13 @@ class StreamConsumer:
         )
 
     async def _run(self) -> None:
-        from redis.exceptions import RedisError
-
         next_claim: float | None = None
+        regroup = False
         while not self.stopping:
             try:
+                if regroup:
+                    await self.ensure_group()
+                    regroup = False
                 if next_claim is None:
                     await self._reclaim(own=True)
                     next_claim = time.monotonic() + self.config.claim_interval
@@ -99,9 +103,8 @@ class StreamConsumer:
                     error,
                     _REDIS_RETRY,
                 )
+                regroup = regroup or "NOGROUP" in str(error)
                 await asyncio.sleep(_REDIS_RETRY)
-                if "NOGROUP" in str(error):
-                    await self.ensure_group()
 
     async def _step(self, next_claim: float) -> float:
         """One round: reclaim idle entries when due, run due retries, read and handle."""
@@ -115,8 +118,6 @@ class StreamConsumer:
 
     async def ensure_group(self) -> None:
         """Create the subscriber's consumer group (and the stream) unless it exists."""
-        from redis.exceptions import ResponseError
-
         cfg = self.config
         try:
             await cfg.client.xgroup_create(
@@ -263,8 +264,6 @@ class StreamConsumer:
 
     async def retire(self) -> None:
         """Leave the group when nothing is pending for this consumer (keeps XINFO tidy)."""
-        from redis.exceptions import ResponseError
-
         cfg = self.config
         try:
             rows = await cfg.client.xpending_range(
