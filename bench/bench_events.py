@@ -134,6 +134,7 @@ async def redis_version(url: str) -> str:
 
 
 async def main(url: str) -> dict[str, Any]:
+    load_before = os.getloadavg()[0]
     results = [
         await bench_local(batch=100),
         await bench_local(batch=1),
@@ -146,6 +147,7 @@ async def main(url: str) -> dict[str, Any]:
             "cpus": os.cpu_count(),
             "platform": platform.platform(),
             "redis": await redis_version(url),
+            "load_average_1min_before_after": [load_before, os.getloadavg()[0]],
         },
         "targets_events_per_s": TARGETS,
         "results": results,
@@ -165,6 +167,7 @@ def write_report(report: dict[str, Any]) -> None:
             f"{r['median_events_per_s']:,} | {target:,} ({verdict}) |"
         )
     machine = report["machine"]
+    load = machine["load_average_1min_before_after"]
     text = f"""# Event bus benchmarks
 
 Reproduce: `.venv/bin/python bench/bench_events.py` (needs Redis at
@@ -177,7 +180,8 @@ handled (and, on Redis, acknowledged). Redis: one consumer, `XREADGROUP COUNT 50
 `publish` call one pipeline of `XADD`s. Median of {REPEATS} runs.
 
 Machine: {machine["cpus"]} CPUs, Python {machine["python"]}, Redis {machine["redis"]},
-{machine["platform"]}.
+{machine["platform"]}; 1-minute load average before/after the run:
+{load[0]:.2f} / {load[1]:.2f} (other work on the machine slows every row alike).
 
 | bus | mode | events per publish call | events | events/s (median) | target |
 |---|---|---:|---:|---:|---|
