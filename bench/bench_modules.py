@@ -110,7 +110,8 @@ def raw_insert(engine: sa.Engine, rows: list[tuple[Any, ...]]) -> None:
 
 def raw_select(engine: sa.Engine, ids: list[str]) -> int:
     if engine.name == "sqlite":
-        sql = f"SELECT {', '.join(COLUMNS)} FROM bench_brand WHERE id IN ({placeholders(engine, len(ids))})"
+        marks = placeholders(engine, len(ids))
+        sql = f"SELECT {', '.join(COLUMNS)} FROM bench_brand WHERE id IN ({marks})"
         params: Any = ids
     else:
         sql = f"SELECT {', '.join(COLUMNS)} FROM bench_brand WHERE id = ANY(%s)"
@@ -127,23 +128,25 @@ def raw_select(engine: sa.Engine, ids: list[str]) -> int:
     return found
 
 
+def run_once(engine: sa.Engine, service: BenchService | None, data: list[dict[str, Any]]) -> float:
+    """One timed insert of ``data``: raw when ``service`` is None."""
+    if service is None:
+        prepared = raw_rows(engine, len(data))
+        return timed(lambda: raw_insert(engine, prepared))
+    return timed(lambda: asyncio.run(service.create_brands(data)))
+
+
 def measure(engine: sa.Engine, rows: int) -> dict[str, float]:
     plain = BenchService(engine)
     sink = NullSink()
     with_events = BenchService(engine, event_sink=sink)
     data = items(rows)
     samples: dict[str, list[float]] = {"raw": [], "create": [], "create_events": []}
+    services = {"create": plain, "create_events": with_events}
     for _ in range(REPEATS):
         for name in random.sample(list(samples), len(samples)):
             reset(engine)
-            if name == "raw":
-                prepared = raw_rows(engine, rows)
-                samples[name].append(timed(lambda: raw_insert(engine, prepared)))
-            else:
-                service = plain if name == "create" else with_events
-                samples[name].append(
-                    timed(lambda: asyncio.run(service.create_brands(data)))  # noqa: B023
-                )
+            samples[name].append(run_once(engine, services.get(name), data))
     created = asyncio.run(plain.list_brands(select=["id"]))
     ids = random.Random(7).sample([row["id"] for row in created], LIST_IDS)
     listing = [timed(lambda: asyncio.run(plain.list_brands({"id": ids}))) for _ in range(REPEATS)]

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
 
 from loomwork.errors import ConflictError, NotFoundError, ValidationError
-from loomwork.modules import transaction
+from loomwork.modules import Model, transaction
 
 from .conftest import ListSink
 from .fixtures.brand import BrandModuleService
@@ -266,3 +266,64 @@ async def test_transaction_yields_a_connection_that_sees_the_writes(
 async def test_hand_written_methods_use_generated_ones(service: BrandModuleService) -> None:
     await service.create_brands([{"name": "b"}, {"name": "a"}])
     assert await service.brand_names() == ["a", "b"]
+
+
+async def test_datetimes_round_trip_as_utc_on_every_path(
+    service: BrandModuleService, engine: sa.Engine
+) -> None:
+    plus_two = timezone(timedelta(hours=2))
+    given = datetime(2024, 1, 2, 3, 4, 5, 6, tzinfo=plus_two)
+    brand = await service.create_brands({"name": "dated", "created_at": given})
+    assert brand["created_at"] == "2024-01-02T01:04:05.000006+00:00"
+    table = Model.metadata.tables["fixture_brand"]
+    with engine.connect() as conn:
+        stored = conn.execute(sa.select(table.c.created_at)).scalar_one()
+    assert stored == given
+    assert stored.utcoffset() == timedelta(0)
+    assert await service.list_brands({"created_at": given}) == [brand]
+    assert await service.list_brands({"created_at": {"$lt": given}}) == []
+    with engine.begin() as conn:
+        conn.execute(
+            table.insert().values(
+                id="brand_core", name="core", rank=0, created_at=given, updated_at=given
+            )
+        )
+    assert (await service.retrieve_brand("brand_core"))["created_at"] == brand["created_at"]
+    ordered = await service.list_brands(order={"created_at": "asc", "name": "asc"})
+    assert [row["name"] for row in ordered] == ["core", "dated"]
+
+
+async def test_empty_batches_do_nothing(service: BrandModuleService, sink: ListSink) -> None:
+    assert await service.create_brands([]) == []
+    assert await service.update_brands([]) == []
+    assert await service.upsert_brands([]) == []
+    assert await service.delete_brands([]) == []
+    assert await service.soft_delete_brands([]) == []
+    assert await service.update_brands(selector={"name": "nobody"}, data={"rank": 1}) == []
+    assert sink.events == []
+    with pytest.raises(ValidationError, match="at least one field"):
+        await service.list_brands(select=[])
+
+
+async def test_selector_update_emits_one_event_per_matched_row(
+    service: BrandModuleService, sink: ListSink
+) -> None:
+    rows = await seed(service, 4)
+    sink.batches.clear()
+    await service.update_brands(
+        selector={"rank": {"$in": [1, 2]}}, data={"external_id": None}, event_metadata={"by": "t"}
+    )
+    assert sorted(sink.names_and_ids()) == [
+        ("brand.updated", rows[1]["id"]),
+        ("brand.updated", rows[2]["id"]),
+    ]
+    assert {tuple(e.metadata.items()) for e in sink.events} == {(("by", "t"),)}
+    with pytest.raises(ValidationError, match="ids cannot be changed"):
+        await service.update_brands(selector={"rank": 1}, data={"id": "brand_x"})
+
+
+async def test_nested_transactions_join_the_outer_one(service: BrandModuleService) -> None:
+    async with service.transaction() as outer, transaction(service.engine) as inner:
+        assert inner is outer
+        await service.create_brands({"name": "nested"})
+    assert len(await service.list_brands()) == 1

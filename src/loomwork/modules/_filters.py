@@ -199,4 +199,8 @@ def selected_columns(info: ModelInfo, select: Sequence[str] | None) -> list[sa.C
             record=info.name,
             field=select,
         )
+    if not select:
+        raise ValidationError(
+            f"{info.name} select needs at least one field", record=info.name, field="select"
+        )
     return [info.column(field) for field in select]

@@ -41,7 +41,7 @@ def install_verbs(cls: type[ModuleService], models: Sequence[type[Model]]) -> No
                     "set __singular__ or __plural__ on one of them"
                 )
             seen[name] = model.__name__
-            method.__qualname__ = f"{cls.__name__}.{name}"
+            method.__qualname__ = f"{cls.__qualname__}.{name}"
             if name not in cls.__dict__:
                 setattr(cls, name, method)
 
