@@ -56,10 +56,15 @@ def _parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     )
     parser.add_argument("--host", default=default("host", "127.0.0.1"), help="loopback only")
     parser.add_argument("--port", type=int, default=default("port", "8700"), help="0: any")
-    parser.add_argument("--db", default=default("db", ":memory:"), help="SQLite file path")
+    parser.add_argument(
+        "--db", default=default("db", ":memory:"), help="SQLite file (default: in memory)"
+    )
     parser.add_argument("--api-key", default=default("api_key", None), help="required")
     parser.add_argument(
-        "--seed", type=int, default=default("seed", "0"), help="brands to create if empty"
+        "--seed",
+        type=int,
+        default=default("seed", "0"),
+        help="create this many brands at start if the store is empty",
     )
     parser.add_argument("--log-level", default=default("log_level", "info"))
     for name, (kind, text) in _FAULT_OPTIONS.items():

@@ -67,10 +67,9 @@ class BrandNotFound(LookupError):
 class BrandConflict(Exception):
     """A write would give two live brands the same name or the same external_id."""
 
-    def __init__(self, field: str, value: str, other_id: str) -> None:
-        super().__init__(f"{field} {value!r} is already used by live brand {other_id!r}")
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
         self.field = field
-        self.other_id = other_id
 
 
 @dataclass(frozen=True)
@@ -208,7 +207,8 @@ class BrandStore:
             try:
                 self._conn.execute(_SEED, values)
             except sqlite3.IntegrityError as exc:
-                raise BrandConflict("name", f"{prefix} <n>", "(an existing brand)") from exc
+                message = f"a name '{prefix} <n>' is taken by a live brand; use another prefix"
+                raise BrandConflict("name", message) from exc
         return format_brand_id(start), format_brand_id(last)
 
     def reset(self) -> None:
@@ -258,7 +258,8 @@ class BrandStore:
                 f"SELECT seq FROM brands WHERE {column} = ? AND deleted_at IS NULL", (key,)
             ).fetchone()
             if found is not None and found[0] != own_seq:
-                raise BrandConflict(field, value, format_brand_id(found[0]))
+                other = format_brand_id(found[0])
+                raise BrandConflict(field, f"{field} {value!r} is taken by live brand {other!r}")
 
     def _next_seq(self) -> int:
         row = self._conn.execute(

@@ -38,6 +38,18 @@ def test_a_walk_returns_every_brand_once_in_order(client: httpx.Client) -> None:
     assert pages[-1][1] is None
 
 
+def test_listed_brands_equal_the_brands_read_one_by_one(client: httpx.Client) -> None:
+    names = ['Caf\u00e9 "Quoted"', "back\\slash", "\u6771\u4eac \U0001f600", "tab\there", "x" * 255]
+    made = [make(client, name, external_id=f"s-{n}") for n, name in enumerate(names)]
+    client.delete(f"/brands/{made[0]['id']}")
+    listed = client.get("/brands", params={"include_deleted": "true"}).json()["brands"]
+    assert listed == sorted(
+        (client.get(f"/brands/{brand['id']}").json() for brand in made),
+        key=lambda brand: (brand["updated_at"], brand["id"]),
+    )
+    assert [brand["name"] for brand in listed[:-1]] == names[1:]
+
+
 def test_the_default_page_holds_100_brands(client: httpx.Client) -> None:
     seed(client, 150)
     page = client.get("/brands").json()

@@ -62,6 +62,7 @@ def test_seeding_fifty_thousand_brands_then_reading_the_last_page(
 
     assert client.post("/_admin/reset").status_code == 204
     assert client.get("/_admin/stats").json() == {"live": 0, "total": 0}
+    assert make(client, "After reset")["id"] > last_id, "ids are not reused"
 
 
 def test_a_seed_that_would_reuse_a_live_name_changes_nothing(client: httpx.Client) -> None:
