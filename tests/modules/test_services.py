@@ -327,3 +327,15 @@ async def test_nested_transactions_join_the_outer_one(service: BrandModuleServic
         assert inner is outer
         await service.create_brands({"name": "nested"})
     assert len(await service.list_brands()) == 1
+
+
+async def test_failed_update_inside_a_shared_transaction_changes_nothing(
+    service: BrandModuleService,
+) -> None:
+    (brand,) = await seed(service, 1)
+    async with service.transaction():
+        with pytest.raises(NotFoundError):
+            await service.update_brands([{"id": brand["id"], "rank": 50}, {"id": "brand_x"}])
+        await service.create_brands({"name": "after"})
+    assert (await service.retrieve_brand(brand["id"]))["rank"] == brand["rank"]
+    assert len(await service.list_brands()) == 2

@@ -40,6 +40,8 @@ def update_records(
         _check_update_item(info, item)
         fields = tuple(sorted(key for key in item if key not in MANAGED_ON_UPDATE))
         groups.setdefault(fields, []).append(item)
+    ids = [item["id"] for item in items]
+    _require_live(info, conn, ids)
     now = utcnow()
     table = info.table
     for fields, group in groups.items():
@@ -53,7 +55,6 @@ def update_records(
             for item in group
         ]
         conn.execute(statement, params)
-    ids = [item["id"] for item in items]
     return _read_back(info, conn, ids), [("updated", record_id) for record_id in dict.fromkeys(ids)]
 
 
@@ -182,10 +183,18 @@ def _check_update_item(info: ModelInfo, item: Any) -> None:
     info.check_fields(item)
 
 
+def _require_live(info: ModelInfo, conn: sa.Connection, ids: Sequence[str]) -> None:
+    # Checked before writing, so a failed call changes nothing even in a shared transaction.
+    table = info.table
+    statement = sa.select(table.c.id).where(
+        in_list(table.c.id, list(ids), conn.dialect.name), table.c.deleted_at.is_(None)
+    )
+    live = set(conn.execute(statement).scalars())
+    for record_id in ids:
+        if record_id not in live:
+            raise NotFoundError(info.name, record_id, f"no live {info.singular} has this id")
+
+
 def _read_back(info: ModelInfo, conn: sa.Connection, ids: Sequence[str]) -> list[Record]:
     found = records_by_id(info, conn, ids)
-    for record_id in ids:
-        record = found.get(record_id)
-        if record is None or record["deleted_at"] is not None:
-            raise NotFoundError(info.name, record_id, f"no live {info.singular} has this id")
     return [found[record_id] for record_id in ids]
