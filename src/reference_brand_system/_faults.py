@@ -111,19 +111,20 @@ class FaultInjector:
             self._random = random.Random(config.seed)
             self._requests = 0
 
-    def on_request(self) -> RequestFault:
-        """Decide the fate of one API request (counted for ``rate_limit_every``)."""
+    def on_request(self) -> tuple[RequestFault, FaultConfig]:
+        """Decide the fate of one API request; also return the configuration it was under."""
         with self._lock:
             config = self._config
             self._requests += 1
             every = config.rate_limit_every
             if every and self._requests % every == 0:
-                return RequestFault.RATE_LIMITED
+                return RequestFault.RATE_LIMITED, config
             if self._hit(config.drop_rate):
-                return RequestFault.DROP
+                return RequestFault.DROP, config
             if self._hit(config.error_rate):
-                return self._random.choice((RequestFault.ERROR_500, RequestFault.ERROR_503))
-            return RequestFault.NONE
+                errors = (RequestFault.ERROR_500, RequestFault.ERROR_503)
+                return self._random.choice(errors), config
+            return RequestFault.NONE, config
 
     def spoil_records(self, records: list[str]) -> list[str]:
         """Spoil a ``bad_records`` share of list records (each one JSON text)."""

@@ -64,10 +64,11 @@ class FaultLayer:
         if scope["type"] != "http" or scope["path"].startswith(ADMIN_PREFIX):
             await self.app(scope, receive, send)
             return
-        config = self.faults.config
+        # Decide on arrival: a request still sleeping when the faults are switched must not
+        # count against the new configuration.
+        fault, config = self.faults.on_request()
         if config.latency_ms:
             await anyio.sleep(config.latency_ms / 1000)
-        fault = self.faults.on_request()
         if fault is RequestFault.NONE:
             await self.app(scope, receive, send)
         elif fault is RequestFault.RATE_LIMITED:
