@@ -1,0 +1,314 @@
+"""The client of the third-party brand system (``service.client``).
+
+Every request is retried when retrying can help: a 429 waits for its ``Retry-After``;
+5xx answers, timeouts, dropped connections and truncated JSON bodies back off
+exponentially with full jitter, capped. After the last attempt a
+:class:`BrandSystemError` names the request and chains the cause. The API key only ever
+travels in the ``Authorization`` header: it is redacted from ``repr`` and never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from .errors import BrandSystemError, BrandSystemNotFound
+from .records import BadRecord, SystemBrand, parse_record, to_iso
+
+logger = logging.getLogger("brand_sync.client")
+
+Sleep = Callable[[float], Awaitable[None]]
+_RETRY_STATUSES = frozenset({500, 502, 503, 504})
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often and how patiently a request is retried.
+
+    Attempt ``n`` (1-based) that fails waits a random time in
+    ``[0, min(backoff_cap, backoff_base * 2 ** (n - 1))]``; a 429 waits its
+    ``Retry-After`` instead (at most ``max_retry_after`` seconds).
+    """
+
+    max_attempts: int = 5
+    backoff_base: float = 0.2
+    backoff_cap: float = 5.0
+    max_retry_after: float = 60.0
+
+    def backoff(self, attempt: int, draw: float) -> float:
+        """Seconds to wait after failed attempt ``attempt``, for a random ``draw`` in [0, 1)."""
+        return min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1)) * draw
+
+
+@dataclass(frozen=True, slots=True)
+class BrandPage:
+    """One page of the system's brand list: valid records, rejects and the cursors."""
+
+    records: list[SystemBrand]
+    bad: list[BadRecord]
+    cursor: str | None
+    next_cursor: str | None
+    max_updated_at: str | None = None
+
+
+@dataclass(slots=True)
+class ClientStats:
+    """Counters a caller can read: requests sent and list records received."""
+
+    requests: int = 0
+    records_fetched: int = 0
+    retries: int = 0
+    list_params: list[dict[str, str]] = field(default_factory=list)
+
+
+class _Retry(Exception):
+    """One attempt failed in a way that another attempt may fix."""
+
+    def __init__(self, cause: str, *, status: int | None = None, wait: float | None = None):
+        super().__init__(cause)
+        self.status = status
+        self.wait = wait
+
+
+class BrandSystemClient:
+    """Async HTTP client of the brand system's ``/brands`` API.
+
+    ``transport`` replaces the network (tests), ``sleep`` and ``draw`` the waiting and
+    the jitter. Close it with :meth:`aclose` (or ``async with``).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        page_size: int = 500,
+        timeout: float = 10.0,
+        retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Sleep = asyncio.sleep,
+        draw: Callable[[], float] = random.random,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.page_size = page_size
+        self.retry = retry or RetryPolicy()
+        self.stats = ClientStats()
+        self._sleep = sleep
+        self._draw = draw
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers={"Authorization": f"Bearer {api_key}"},
+            timeout=timeout,
+            transport=transport,
+        )
+
+    def __repr__(self) -> str:
+        return f"BrandSystemClient(base_url={self.base_url!r}, api_key='***')"
+
+    async def __aenter__(self) -> BrandSystemClient:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    # ------------------------------------------------------------------ reading
+
+    async def fetch_page(
+        self,
+        *,
+        cursor: str | None = None,
+        updated_since: datetime | None = None,
+        include_deleted: bool = True,
+        limit: int | None = None,
+    ) -> BrandPage:
+        """One page of brands in ``(updated_at, id)`` order, validated record by record."""
+        params = {"limit": str(limit or self.page_size)}
+        if include_deleted:
+            params["include_deleted"] = "true"
+        if cursor is not None:
+            params["cursor"] = cursor
+        if updated_since is not None:
+            params["updated_since"] = to_iso(updated_since)
+        self.stats.list_params.append(dict(params))
+        body = await self._request("GET", "/brands", params=params)
+        raw = body.get("brands") if isinstance(body, dict) else None
+        if not isinstance(raw, list):
+            raise BrandSystemError("GET /brands answered without a 'brands' list")
+        self.stats.records_fetched += len(raw)
+        records: list[SystemBrand] = []
+        bad: list[BadRecord] = []
+        for item in raw:
+            parsed = parse_record(item)
+            if isinstance(parsed, BadRecord):
+                bad.append(parsed)
+            else:
+                records.append(parsed)
+        following = body.get("next_cursor")
+        return BrandPage(
+            records,
+            bad,
+            cursor,
+            following if isinstance(following, str) else None,
+            _newest_stamp(raw),
+        )
+
+    async def iter_pages(
+        self,
+        *,
+        cursor: str | None = None,
+        updated_since: datetime | None = None,
+        include_deleted: bool = True,
+    ) -> AsyncIterator[BrandPage]:
+        """Stream every page from ``cursor`` (or ``updated_since``) on, one at a time."""
+        while True:
+            page = await self.fetch_page(
+                cursor=cursor, updated_since=updated_since, include_deleted=include_deleted
+            )
+            yield page
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    async def retrieve_brands(self, *, updated_since: datetime | None = None) -> list[SystemBrand]:
+        """Every valid brand (all pages in memory): for small systems and scripts only."""
+        return [
+            record
+            async for page in self.iter_pages(updated_since=updated_since)
+            for record in page.records
+        ]
+
+    async def get_brand(self, brand_id: str) -> SystemBrand:
+        """One brand by the system's id, deleted or not."""
+        return SystemBrand.model_validate(await self._request("GET", f"/brands/{brand_id}"))
+
+    # ------------------------------------------------------------------ writing
+
+    async def create_brand(self, name: str, external_id: str | None = None) -> SystemBrand:
+        """Create a brand in the system; ``external_id`` is the store's id."""
+        body = await self._request(
+            "POST", "/brands", json={"name": name, "external_id": external_id}
+        )
+        return SystemBrand.model_validate(body)
+
+    async def update_brand(self, brand_id: str, changes: Mapping[str, Any]) -> SystemBrand:
+        """Change ``name`` and/or ``external_id`` of a live brand in the system."""
+        body = await self._request("PATCH", f"/brands/{brand_id}", json=dict(changes))
+        return SystemBrand.model_validate(body)
+
+    async def delete_brand(self, brand_id: str) -> None:
+        """Delete a brand in the system (deleting a deleted brand again is fine)."""
+        await self._request("DELETE", f"/brands/{brand_id}")
+
+    # ------------------------------------------------------------------ plumbing
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+    ) -> Any:
+        what = f"{method} {path}"
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await self._attempt(method, path, params, json)
+            except _Retry as failure:
+                if attempt >= self.retry.max_attempts:
+                    raise BrandSystemError(
+                        f"{what} failed after {attempt} attempts: {failure}",
+                        status=failure.status,
+                        attempts=attempt,
+                        retryable=True,
+                    ) from failure
+                wait = failure.wait
+                if wait is None:
+                    wait = self.retry.backoff(attempt, self._draw())
+                self.stats.retries += 1
+                logger.warning(
+                    "%s attempt %d failed (%s); retrying in %.2fs", what, attempt, failure, wait
+                )
+                await self._sleep(wait)
+            except BrandSystemError as error:
+                error.attempts = attempt
+                raise
+
+    async def _attempt(
+        self, method: str, path: str, params: Mapping[str, str] | None, body: Any
+    ) -> Any:
+        self.stats.requests += 1
+        try:
+            response = await self._http.request(method, path, params=params, json=body)
+        except httpx.TransportError as error:
+            raise _Retry(f"{type(error).__name__}: {error}") from error
+        status = response.status_code
+        if status == 429:
+            raise _Retry("429 rate limited", status=status, wait=self._retry_after(response))
+        if status in _RETRY_STATUSES:
+            raise _Retry(f"{status} {_message(response)}", status=status)
+        if status >= 400:
+            error_type = BrandSystemNotFound if status == 404 else BrandSystemError
+            message = f"{method} {path} answered {status}: {_message(response)}"
+            raise error_type(message, status=status)
+        if status == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError as error:
+            raise _Retry(f"the {status} answer is not complete JSON: {error}") from error
+
+    def _retry_after(self, response: httpx.Response) -> float:
+        value = response.headers.get("retry-after", "")
+        seconds = _seconds_from(value)
+        if seconds is None:
+            return self.retry.backoff(1, self._draw())
+        return min(max(seconds, 0.0), self.retry.max_retry_after)
+
+
+def _seconds_from(retry_after: str) -> float | None:
+    """Seconds from a ``Retry-After`` value: a number of seconds or an HTTP date."""
+    try:
+        return float(retry_after)
+    except ValueError:
+        pass
+    try:
+        moment = email.utils.parsedate_to_datetime(retry_after)
+    except (TypeError, ValueError):
+        return None
+    return moment.timestamp() - time.time()
+
+
+def _newest_stamp(raw: list[Any]) -> str | None:
+    """The newest ``updated_at`` text on a page, bad records included (same fixed format)."""
+    stamps = [
+        item["updated_at"]
+        for item in raw
+        if isinstance(item, dict) and isinstance(item.get("updated_at"), str)
+    ]
+    return max(stamps, default=None)
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200]
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return str(body["message"])
+    return json.dumps(body)[:200]

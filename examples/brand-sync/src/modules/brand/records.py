@@ -1,0 +1,107 @@
+"""The brand system's records as the client validates them, and the rejects.
+
+A list page from the system may hold records that break the contract (a missing or
+over-long name, a number where text belongs). Each raw record is validated on its own, so
+one bad record becomes a :class:`BadRecord` naming its id, field and reason while the rest
+of the page syncs.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+import pydantic
+from pydantic import AwareDatetime, StringConstraints
+
+from .models import MAX_NAME_LENGTH
+
+Name = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=MAX_NAME_LENGTH)]
+
+
+class SystemBrand(pydantic.BaseModel):
+    """One brand as the brand system lists it (``external_id`` is the store's id)."""
+
+    model_config = pydantic.ConfigDict(frozen=True, extra="ignore")
+
+    id: Annotated[str, StringConstraints(strict=True, min_length=1)]
+    name: Name
+    external_id: Annotated[str, StringConstraints(strict=True, min_length=1)] | None = None
+    updated_at: AwareDatetime
+    deleted_at: AwareDatetime | None = None
+
+    @pydantic.field_validator("name")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("name must not be blank")
+        return value
+
+    @property
+    def deleted(self) -> bool:
+        """True when the system has deleted the brand."""
+        return self.deleted_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class BadRecord:
+    """A record that cannot be synced: which one, which field, why, and what it held."""
+
+    record_id: str
+    field: str
+    reason: str
+    payload: str
+
+    def as_dict(self) -> dict[str, str]:
+        """JSON-ready form (workflow step outputs are checkpointed as JSON)."""
+        return {
+            "record_id": self.record_id,
+            "field": self.field,
+            "reason": self.reason,
+            "payload": self.payload,
+        }
+
+
+def parse_record(raw: Any) -> SystemBrand | BadRecord:
+    """Validate one raw list record; a failure names the first offending field."""
+    try:
+        return SystemBrand.model_validate(raw)
+    except pydantic.ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "record"
+        return BadRecord(_record_id(raw), field, first["msg"], _payload(raw))
+
+
+def bad_record(brand: SystemBrand, field: str, reason: str) -> BadRecord:
+    """A valid-looking record that the sync still cannot apply (a clash, a dangling link)."""
+    return BadRecord(brand.id, field, reason, brand.model_dump_json())
+
+
+def dump_brand(brand: SystemBrand) -> dict[str, Any]:
+    """JSON-ready form of a system brand."""
+    return brand.model_dump(mode="json")
+
+
+def load_brand(data: Any) -> SystemBrand:
+    """The inverse of :func:`dump_brand`."""
+    return SystemBrand.model_validate(data)
+
+
+def to_iso(moment: datetime) -> str:
+    """ISO-8601 text with microseconds, as the brand system writes it."""
+    return moment.isoformat(timespec="microseconds")
+
+
+def _record_id(raw: Any) -> str:
+    if isinstance(raw, dict) and isinstance(raw.get("id"), str) and raw["id"]:
+        return str(raw["id"])
+    return "<no id>"
+
+
+def _payload(raw: Any) -> str:
+    try:
+        return json.dumps(raw, sort_keys=True, default=str)[:2000]
+    except (TypeError, ValueError):
+        return repr(raw)[:2000]

@@ -1,0 +1,1 @@
+"""Event subscribers of the brand-sync project."""

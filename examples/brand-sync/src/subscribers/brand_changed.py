@@ -1,0 +1,32 @@
+"""Subscriber: push store-side brand changes to the brand system.
+
+Events caused by the sync itself (``metadata["source"] == "sync:system"``: the pull's
+writes and the push's own write-backs) are ignored, so nothing bounces back.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from loomwork.events import Event
+
+from ..workflows.push_brand_to_system import push_brand_to_system_workflow
+from ..workflows.sync_brands_from_system.steps._common import SYNC_SOURCE
+
+logger = logging.getLogger("brand_sync.push")
+
+config = {
+    "event": ["brand.created", "brand.updated", "brand.deleted"],
+    "subscriber_id": "brand-push-to-system",
+}
+
+
+async def handler(event: Event, container: Any) -> None:
+    """Run ``push-brand-to-system`` for the brand, once per event id."""
+    if event.metadata.get("source") == SYNC_SOURCE:
+        return
+    run = await push_brand_to_system_workflow(container).run(
+        input={"id": event.data["id"]}, transaction_id=f"push:{event.id}"
+    )
+    logger.info("pushed %s for %s: %s", event.name, event.data["id"], run.result["op"])

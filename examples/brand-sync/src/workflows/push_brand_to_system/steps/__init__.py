@@ -1,0 +1,1 @@
+"""Steps of the ``push-brand-to-system`` workflow."""

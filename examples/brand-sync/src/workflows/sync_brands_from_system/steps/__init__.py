@@ -1,0 +1,1 @@
+"""Steps of the ``sync-brands-from-system`` workflow."""

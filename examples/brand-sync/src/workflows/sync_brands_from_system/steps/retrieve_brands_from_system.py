@@ -1,0 +1,40 @@
+"""``retrieve-brands-from-system``: fetch one page of brands from the brand system."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from loomwork.workflows import StepContext, StepResponse, create_step
+
+from ....modules.brand.records import dump_brand
+from ._common import brand_service
+
+
+async def retrieve_brands_from_system(
+    input: dict[str, Any], ctx: StepContext
+) -> StepResponse[dict[str, Any]]:
+    """The page at ``input["cursor"]`` (or from ``input["updated_since"]``), deleted included.
+
+    The output is checkpointed, so a resumed run plans from the very page it fetched.
+    """
+    since = input.get("updated_since")
+    page = await brand_service(ctx).client.fetch_page(
+        cursor=input.get("cursor"),
+        updated_since=datetime.fromisoformat(since) if since else None,
+        include_deleted=True,
+    )
+    return StepResponse(
+        {
+            "brands": [dump_brand(record) for record in page.records],
+            "bad": [record.as_dict() for record in page.bad],
+            "cursor": page.cursor,
+            "next_cursor": page.next_cursor,
+            "max_updated_at": page.max_updated_at,
+        }
+    )
+
+
+retrieve_brands_from_system_step = create_step(
+    "retrieve-brands-from-system", retrieve_brands_from_system
+)

@@ -1,0 +1,181 @@
+"""Running the pull sync: one exclusive run pages through the system, a workflow per page.
+
+:func:`sync_brands_from_system` is what the scheduled job calls: it takes the sync's
+lock (a second run meanwhile is refused with :class:`SyncAlreadyRunningError`), decides
+where to start (the unfinished pass, what changed since the watermark, or everything on
+a full reconciliation), then runs ``sync-brands-from-system`` once per page with a
+transaction id made of the run and the page. Only one page is in memory at a time. A
+page that fails is compensated by its own run and the error is raised; the pages before
+it stay committed and the next run continues after them.
+
+:func:`dry_run_brand_sync` reads the same pages and plans them without writing anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import socket
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ulid import ULID
+
+from loomwork.container import Container
+from loomwork.workflows import WorkflowEngine
+
+from ...modules.brand import BRAND_MODULE, BrandModuleService
+from ...modules.brand.sync_state import (
+    PassStart,
+    acquire_lock,
+    begin_run,
+    next_pass,
+    read_state,
+    release_lock,
+    renew_lock,
+)
+from .plan import StoreBrand, plan_sync
+from .steps.load_store_brands import find_store_rows
+from .workflow import sync_brands_from_system_workflow
+
+logger = logging.getLogger("brand_sync.pull")
+
+SYNC_NAME = "system"
+
+
+@dataclass(slots=True)
+class SyncReport:
+    """What one run did, summed over its pages."""
+
+    run_id: str
+    full: bool
+    resumed: bool
+    pages: int = 0
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+
+    def add_page(self, result: dict[str, Any]) -> None:
+        """Count one page's workflow result."""
+        self.pages += 1
+        self.created += len(result["created"])
+        self.updated += len(result["updated"])
+        self.deleted += len(result["deleted"])
+        self.unchanged += int(result["unchanged"])
+        self.quarantined += int(result["quarantined"])
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class DryRunPlan:
+    """What a run would do now: counts per bucket, nothing written."""
+
+    full: bool
+    pages: int = 0
+    counts: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(
+            ("created", "updated", "deleted", "unchanged", "quarantined"), 0
+        )
+    )
+
+
+def brand_service_of(container: Container) -> BrandModuleService:
+    """The brand module's service registered in ``container``."""
+    service: BrandModuleService = container.resolve(BRAND_MODULE)
+    return service
+
+
+async def sync_brands_from_system(
+    container: Container, *, full: bool | None = None, owner: str | None = None
+) -> SyncReport:
+    """Run the pull sync once; see the module docstring.
+
+    ``full=True`` forces a full reconciliation, ``False`` forbids the periodic one.
+    Raises :class:`SyncAlreadyRunningError` when another run holds the lock, and the
+    page's error (a :class:`BrandSystemError`, say) when a page fails.
+    """
+    service = brand_service_of(container)
+    options = service.options
+    run_id = f"run_{ULID()}"
+    holder = owner or f"{socket.gethostname()}:{os.getpid()}:{run_id}"
+    acquire_lock(service.engine, SYNC_NAME, holder, options.lock_seconds)
+    try:
+        await _recover_interrupted_pages(container)
+        start = begin_run(service.engine, SYNC_NAME, full=full, full_every=options.full_sync_every)
+        report = SyncReport(run_id, start.full, start.resumed)
+        await _run_pages(container, start, report, holder)
+    finally:
+        release_lock(service.engine, SYNC_NAME, holder)
+    return report
+
+
+async def _run_pages(
+    container: Container, start: PassStart, report: SyncReport, holder: str
+) -> None:
+    service = brand_service_of(container)
+    cursor, page_no = start.cursor, start.page_no
+    while True:
+        page_input = {
+            "sync": SYNC_NAME,
+            "pass_id": start.pass_id,
+            "page_no": page_no,
+            "cursor": cursor,
+            "updated_since": _iso_or_none(start, page_no),
+        }
+        run = await sync_brands_from_system_workflow(container).run(
+            input=page_input, transaction_id=page_transaction_id(report.run_id, page_no, cursor)
+        )
+        report.add_page(run.result)
+        renew_lock(service.engine, SYNC_NAME, holder, service.options.lock_seconds)
+        cursor = run.result["next_cursor"]
+        if cursor is None:
+            return
+        page_no += 1
+
+
+def page_transaction_id(run_id: str, page_no: int, cursor: str | None) -> str:
+    """The page run's transaction id: the sync run, the page number and its cursor."""
+    digest = hashlib.sha256((cursor or "start").encode()).hexdigest()[:16]
+    return f"brand-sync:{run_id}:p{page_no}:{digest}"
+
+
+async def _recover_interrupted_pages(container: Container) -> None:
+    # A page run whose process died still holds the batch it was writing: finish or
+    # compensate it before planning from the recorded progress.
+    engine: WorkflowEngine | None = container.resolve("workflow_engine", None)
+    if engine is not None:
+        for run in await engine.recover():
+            logger.info("recovered page run %s: %s", run.transaction.id, run.state.value)
+
+
+def _iso_or_none(start: PassStart, page_no: int) -> str | None:
+    if start.updated_since is None or page_no != start.page_no or start.cursor is not None:
+        return None
+    return start.updated_since.isoformat()
+
+
+async def dry_run_brand_sync(container: Container, *, full: bool | None = None) -> DryRunPlan:
+    """Plan the next run page by page and count the outcome; writes nothing at all.
+
+    Pages are planned independently against the store as it is, so a name taken by a
+    brand that an earlier page would create is not noticed (the real run quarantines it).
+    """
+    service = brand_service_of(container)
+    state = read_state(service.engine, SYNC_NAME)
+    start = next_pass(state, full=full, full_every=service.options.full_sync_every)
+    plan = DryRunPlan(start.full)
+    async for page in service.client.iter_pages(
+        cursor=start.cursor, updated_since=start.updated_since
+    ):
+        rows = await find_store_rows(service, page.records)
+        page_plan = plan_sync(page.records, [StoreBrand.from_record(r) for r in rows], page.bad)
+        plan.pages += 1
+        for key, value in page_plan.counts().items():
+            plan.counts[key] += value
+    return plan
