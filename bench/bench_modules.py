@@ -62,7 +62,7 @@ class NullSink:
         self.count += len(events)
 
 
-TABLE = BenchBrand.__table__
+TABLE = Model.metadata.tables["bench_brand"]
 COLUMNS = ["id", "name", "external_id", "created_at", "updated_at", "deleted_at"]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -15,8 +16,8 @@ from .conftest import ListSink
 from .fixtures.brand import BrandModuleService
 
 
-async def seed(service: BrandModuleService, count: int = 5) -> list[dict[str, object]]:
-    rows: list[dict[str, object]] = await service.create_brands(
+async def seed(service: BrandModuleService, count: int = 5) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = await service.create_brands(
         [{"name": f"brand-{i}", "rank": i} for i in range(count)]
     )
     return rows
