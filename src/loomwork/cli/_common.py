@@ -1,0 +1,159 @@
+"""Shared pieces of the commands: the project option, error reporting, output, progress."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import sqlalchemy as sa
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from loomwork.app import App, close_container
+from loomwork.container import Container
+from loomwork.errors import (
+    ConfigurationError,
+    ConflictError,
+    DefinitionError,
+    LoomworkError,
+    NotFoundError,
+    ValidationError,
+)
+
+__all__ = [
+    "JsonOption",
+    "ProjectOption",
+    "attempt",
+    "console",
+    "fail",
+    "open_project",
+    "print_json",
+    "progress",
+    "run",
+    "table",
+]
+
+T = TypeVar("T")
+
+console = Console(stderr=False, highlight=False)
+errors = Console(stderr=True, highlight=False)
+
+ProjectOption = Annotated[
+    Path,
+    typer.Option(
+        "--project",
+        "-p",
+        envvar="LOOMWORK_PROJECT",
+        help="The project folder (holds loomwork.toml and src/).",
+        show_default="the current folder",
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+_HINTS: list[tuple[type[BaseException], str]] = [
+    (ConfigurationError, "fix that key in loomwork.toml or its LOOMWORK_* environment variable"),
+    (DefinitionError, "fix the file named above; `loomwork new <dir>` shows a working layout"),
+    (NotFoundError, "check the name; the `list` commands show what exists"),
+    (ValidationError, "correct the input named above"),
+    (ConflictError, "the record is busy or already in that state; check it and try again"),
+    (sa.exc.OperationalError, "is the database running and [database] url right?"),
+    (OSError, "check the path and permissions"),
+]
+
+
+def fail(message: str, hint: str | None = None, code: int = 1) -> NoReturn:
+    """Print ``error: message`` (and a hint) on stderr and exit with ``code``."""
+    errors.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    if hint:
+        errors.print(f"[yellow]hint:[/] {hint}", markup=True, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    first = text[0] if text else type(error).__name__
+    if isinstance(error, sa.exc.DBAPIError):
+        first = str(error.orig).strip().splitlines()[0] if error.orig else first
+    return first
+
+
+def report(error: BaseException) -> NoReturn:
+    """Turn an expected error into a one-line message plus hint and a non-zero exit."""
+    hint = next((text for kind, text in _HINTS if isinstance(error, kind)), None)
+    fail(_one_line(error), hint)
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run ``coroutine``; expected errors end the command with a message, not a traceback."""
+    try:
+        return asyncio.run(coroutine)
+    except (LoomworkError, sa.exc.OperationalError, OSError) as error:
+        report(error)
+
+
+def attempt(work: Callable[[], T]) -> T:
+    """Call ``work``; expected errors end the command with a message, not a traceback."""
+    try:
+        return work()
+    except (LoomworkError, sa.exc.OperationalError, OSError) as error:
+        report(error)
+
+
+@asynccontextmanager
+async def open_project(project: Path) -> AsyncIterator[tuple[App, Container]]:
+    """The project's app and container, opened (nothing started) and closed afterwards."""
+    app = App(project)
+    container = await app.open()
+    try:
+        yield app, container
+    finally:
+        await close_container(container)
+
+
+def print_json(data: Any) -> None:
+    """Write ``data`` as JSON on stdout (no colours, no wrapping)."""
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Print a Rich table; ``None`` cells print as ``-``."""
+    output = Table(title=title, title_justify="left")
+    for column in columns:
+        output.add_column(column)
+    for row in rows:
+        output.add_row(*("-" if cell is None else str(cell) for cell in row))
+    console.print(output)
+
+
+@contextmanager
+def progress(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    """A progress bar for long work; yields ``advance(n)``.
+
+    ::
+
+        with progress("Syncing brands", total=len(pages)) as advance:
+            for page in pages:
+                ...
+                advance(1)
+    """
+    columns = (
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=errors, transient=False) as bar:
+        task = bar.add_task(description, total=total)
+
+        def advance(count: int = 1) -> None:
+            bar.advance(task, count)
+
+        yield advance
