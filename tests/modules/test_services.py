@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from loomwork.errors import ConflictError, NotFoundError, ValidationError
+from loomwork.events import use_event_sink
 from loomwork.modules import Model, transaction
 
 from .conftest import ListSink
@@ -340,3 +341,19 @@ async def test_failed_update_inside_a_shared_transaction_changes_nothing(
         await service.create_brands({"name": "after"})
     assert (await service.retrieve_brand(brand["id"]))["rank"] == brand["rank"]
     assert len(await service.list_brands()) == 2
+
+
+async def test_events_go_to_the_current_sink_when_one_is_set(
+    service: BrandModuleService, sink: ListSink
+) -> None:
+    staged = ListSink()
+    with use_event_sink(staged):
+        brand = await service.create_brands({"name": "in a step"})
+        async with service.transaction():
+            await service.update_brands({"id": brand["id"], "rank": 1})
+    await service.delete_brands(brand["id"])
+    assert staged.names_and_ids() == [
+        ("brand.created", brand["id"]),
+        ("brand.updated", brand["id"]),
+    ]
+    assert sink.names_and_ids() == [("brand.deleted", brand["id"])]

@@ -19,12 +19,13 @@ Declare a module in its package's ``__init__.py``::
     await service.create_brands([{"name": "Acme"}])
 """
 
+from loomwork.events import EventSink
 from loomwork.modules._migrations import generate_migration, migrate
 from loomwork.modules._model import Model, UtcDateTime, utcnow
 from loomwork.modules._module import Module
 from loomwork.modules._naming import pluralize
 from loomwork.modules._service import ModuleService
-from loomwork.modules._tx import EventSink, transaction
+from loomwork.modules._tx import transaction
 
 __all__ = [
     "EventSink",

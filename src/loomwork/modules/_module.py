@@ -12,9 +12,9 @@ import pydantic
 import sqlalchemy as sa
 
 from loomwork.errors import ConfigurationError, DefinitionError
+from loomwork.events import EventSink
 from loomwork.modules._model import Model
 from loomwork.modules._service import ModuleService
-from loomwork.modules._tx import EventSink
 
 _KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 

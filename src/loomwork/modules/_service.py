@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import sqlalchemy as sa
 
 from loomwork.errors import ConflictError
-from loomwork.events import Event
+from loomwork.events import Event, EventSink, current_event_sink
 from loomwork.modules._gc import paused_gc
 from loomwork.modules._ids import new_ids
 from loomwork.modules._model import Model
 from loomwork.modules._table import ModelInfo
-from loomwork.modules._tx import EventSink, scope, transaction
+from loomwork.modules._tx import scope, transaction
 
 T = TypeVar("T")
 Change = tuple[str, str]
@@ -35,9 +35,11 @@ class ModuleService:
                 self.client = BrandClient(options)
 
     Every call runs in one transaction (or joins the one opened by :meth:`transaction`),
-    returns JSON-ready dicts, and hands ``<singular>.created|updated|deleted|restored``
-    events, one per row with ``{"id": ...}``, to ``event_sink`` after the commit. A method
-    the subclass defines itself is kept; the generated one is then not installed.
+    returns JSON-ready dicts, and after the commit hands ``<singular>.created|updated|
+    deleted|restored`` events, one per row with ``{"id": ...}``, to the current sink
+    (``loomwork.events.use_event_sink``: inside a workflow step, the step's, so they are
+    staged with the run) or else to ``event_sink``. A method the subclass defines itself
+    is kept; the generated one is then not installed.
     """
 
     models: ClassVar[tuple[type[Model], ...]] = ()
@@ -69,7 +71,7 @@ class ModuleService:
 
     @property
     def event_sink(self) -> EventSink | None:
-        """Where events of committed writes go (``None`` drops them)."""
+        """Where events of committed writes go outside a workflow step (``None`` drops them)."""
         return self._event_sink
 
     def transaction(self) -> AbstractAsyncContextManager[sa.Connection]:
@@ -97,8 +99,9 @@ class ModuleService:
                 raise ConflictError(
                     f"{info.name}: the write breaks a database constraint: {error.orig}"
                 ) from error
-            if self._event_sink is not None:
-                tx.stage(self._event_sink, _events(info, changes, event_metadata))
+            sink = current_event_sink() or self._event_sink
+            if sink is not None:
+                tx.stage(sink, _events(info, changes, event_metadata))
         return result
 
     if TYPE_CHECKING:

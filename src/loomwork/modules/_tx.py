@@ -8,26 +8,13 @@ to their sinks only after it commits; a rollback drops them.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
-from typing import Protocol, runtime_checkable
 
 import sqlalchemy as sa
 
-from loomwork.events import Event
-
-
-@runtime_checkable
-class EventSink(Protocol):
-    """Receives the events of committed writes, in order, once per transaction.
-
-    Implementations buffer or stage the events and return quickly; they must not call back
-    into the service that emitted them.
-    """
-
-    def emit(self, events: Sequence[Event]) -> None:
-        """Take ``events`` (already committed) for delivery."""
+from loomwork.events import Event, EventSink
 
 
 class Transaction:
