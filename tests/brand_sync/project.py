@@ -25,7 +25,8 @@ def mount() -> ModuleType:
     spec = importlib.util.spec_from_file_location(
         PACKAGE, SRC / "__init__.py", submodule_search_locations=[str(SRC)]
     )
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     package = importlib.util.module_from_spec(spec)
     sys.modules[PACKAGE] = package
     spec.loader.exec_module(package)
