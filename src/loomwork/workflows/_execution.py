@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from dataclasses import replace
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
@@ -395,7 +394,18 @@ class Execution:
     @staticmethod
     def moved(record: StepRecord, state: StepState) -> StepRecord:
         """A copy of ``record`` in ``state`` (records are replaced, never edited in place)."""
-        return replace(record, state=state, wake_at=None)
+        return StepRecord(
+            record.key,
+            state,
+            record.attempt,
+            record.output_json,
+            record.compensate_input_json,
+            record.error_json,
+            record.compensate_error_json,
+            None,
+            record.updated_at,
+            record.events_json,
+        )
 
     # ---------------------------------------------------------------- records
 
