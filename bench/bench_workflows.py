@@ -28,7 +28,8 @@ Stores (``--store``): ``memory`` (the workflow is not stored: nothing is seriali
 ``sqlite`` (``store=True``, a file in ``$BENCH_TMP``, WAL with ``synchronous=NORMAL``, the
 loomwork default), ``sqlite-full`` (the same with ``synchronous=FULL``: fsync on every
 commit), ``postgres`` (``store=True``, a fresh database, server defaults, so
-``synchronous_commit=on``).
+``synchronous_commit=on``), ``postgres-async`` (the same with ``synchronous_commit=off`` on
+the store's connections: informative only, not loomwork's default).
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ from loomwork.workflows.stores.sqlalchemy import SqlAlchemyStore
 
 PG_URL_ENV = "LOOMWORK_BENCH_PG_URL"
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/loomwork_bench"
-STORES = ("memory", "memory-durable", "sqlite", "sqlite-full", "postgres")
+STORES = ("memory", "memory-durable", "sqlite", "sqlite-full", "postgres", "postgres-async")
 SCENARIOS = (
     "happy",
     "happy_direct",
@@ -112,6 +113,8 @@ class Bench:
                 event.listen(engine, "connect", _synchronous_full)
         else:
             engine = create_engine(_fresh_pg_database())
+            if self.kind == "postgres-async":
+                event.listen(engine, "connect", _synchronous_commit_off)
         self.sa_engine = engine
         store = SqlAlchemyStore(engine)
         store.create_tables()
@@ -154,6 +157,17 @@ def _synchronous_full(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA synchronous=FULL")
     finally:
         cursor.close()
+
+
+def _synchronous_commit_off(dbapi_connection: Any, _record: Any) -> None:
+    # Commits return before the WAL is flushed: safe against our process dying, not
+    # against the server's machine losing power (then the last ~0.6 s of commits go).
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("SET synchronous_commit TO off")
+    finally:
+        cursor.close()
+    dbapi_connection.commit()
 
 
 def _fresh_pg_database() -> str:
@@ -533,8 +547,16 @@ def brand_reps(n: int) -> tuple[int, int]:
 
 
 async def brand_loop(
-    args: argparse.Namespace, ref: BrandStore, run: Callable[[], Awaitable[Any]]
+    args: argparse.Namespace,
+    ref: BrandStore,
+    run: Callable[[], Awaitable[Any]],
+    paired: Callable[[], Awaitable[Any]] | None = None,
 ) -> dict[str, Any]:
+    """Time ``run`` per rep; with ``paired``, also time it in the same reps, alternating.
+
+    The pairing gives an engine/direct ratio from one process, where garbage collection
+    and machine noise hit both sides alike.
+    """
     n = args.n
     default_reps, default_warmup = brand_reps(n)
     reps = args.reps or default_reps
@@ -542,21 +564,32 @@ async def brand_loop(
     seed = brand_seed(n)
     rss_before = peak_rss_mb()
     lat: list[float] = []
+    lat_paired: list[float] = []
     first_ms = None
-    for r in range(warmup + reps):
+
+    async def timed(fn: Callable[[], Awaitable[Any]]) -> float:
         ref.store = dict(seed)  # reset outside the clock
         a = perf()
-        result = await run()
+        result = await fn()
         ms = (perf() - a) * 1e3
         verify_brand(result, ref, n)
-        del result
+        return ms
+
+    for r in range(warmup + reps):
+        if paired is not None and r % 2:
+            paired_ms = await timed(paired)
+        ms = await timed(run)
+        if paired is not None and not r % 2:
+            paired_ms = await timed(paired)
         if first_ms is None:
             first_ms = ms
         if r >= warmup:
             lat.append(ms)
+            if paired is not None:
+                lat_paired.append(paired_ms)
     lat.sort()
     median = statistics.median(lat)
-    return {
+    out = {
         "reps": reps,
         "warmup": warmup,
         "first_ms": round(first_ms or 0.0, 2),
@@ -565,9 +598,25 @@ async def brand_loop(
         "mean_ms": round(statistics.fmean(lat), 3),
         "max_ms": round(lat[-1], 3),
         "us_per_brand": round(median / n * 1e3, 4),
-        "verified_reps": warmup + reps,
+        "verified_reps": (warmup + reps) * (2 if paired else 1),
         "rss_before_runs_mb": rss_before,
     }
+    if paired is not None:
+        out["paired_direct_median_ms"] = round(statistics.median(lat_paired), 3)
+        out["paired_direct_min_ms"] = round(min(lat_paired), 3)
+        out["engine_over_paired_direct"] = round(median / statistics.median(lat_paired), 4)
+    return out
+
+
+def brand_direct(ref: BrandStore, n: int) -> Callable[[], Awaitable[Any]]:
+    async def run() -> Any:
+        brands = b_retrieve({"count": n})
+        split = b_split({"brands": brands})
+        created, _ids = b_create(ref, split["to_create"])
+        updated, _prev = b_update(ref, split["to_update"])
+        return {"created": created, "updated": updated}
+
+    return run
 
 
 async def scenario_brand(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
@@ -578,20 +627,13 @@ async def scenario_brand(bench: Bench, args: argparse.Namespace) -> dict[str, An
     async def run() -> Any:
         return (await wf(container).run({"count": args.n})).result
 
-    return await brand_loop(args, ref, run)
+    paired = brand_direct(ref, args.n) if args.paired_direct else None
+    return await brand_loop(args, ref, run, paired)
 
 
 async def scenario_brand_direct(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
     ref = BrandStore()
-
-    async def run() -> Any:
-        brands = b_retrieve({"count": args.n})
-        split = b_split({"brands": brands})
-        created, _ids = b_create(ref, split["to_create"])
-        updated, _prev = b_update(ref, split["to_update"])
-        return {"created": created, "updated": updated}
-
-    return await brand_loop(args, ref, run)
+    return await brand_loop(args, ref, brand_direct(ref, args.n))
 
 
 # --------------------------------------------------------------------------- chains
@@ -725,6 +767,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--reps", type=int, default=0, help="brand reps (0: by N, as Medusa)")
     parser.add_argument("--brand-warmup", type=int, default=None)
+    parser.add_argument(
+        "--paired-direct", action="store_true", help="brand: also time direct reps, alternating"
+    )
     parser.add_argument("--steps", type=int, default=3, help="chain length")
     parser.add_argument("--concurrency", type=int, default=1, help="chain runs per gather")
     return parser.parse_args(argv)
