@@ -35,6 +35,8 @@ def _migratable(modules: Sequence[Module]) -> list[Module]:
 
 def pending_modules(modules: Sequence[Module], url: str) -> list[str]:
     """Keys of the modules whose database revision is not their migrations' head."""
+    if not _migratable(modules):
+        return []
     engine = create_engine(url)
     try:
         with engine.connect() as connection:

@@ -25,14 +25,14 @@ import os
 import signal
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import uvicorn
 
 from loomwork.app._config import AppConfig, WorkerMode, load_config
-from loomwork.app._container import build_container, close_container
+from loomwork.app._container import build_container, close_container, prepare_database
 from loomwork.app._logging import configure_logging
 from loomwork.app._migrations import ensure_migrated
 from loomwork.app._project import Project, load_project
@@ -60,7 +60,7 @@ class App:
     """One running instance of a project (``loomwork start`` drives it).
 
     ``config`` defaults to :func:`load_config` on ``root`` (reading ``environ``, default
-    ``os.environ``).
+    ``os.environ``). Logs go to ``log_stream`` (default: stderr).
     """
 
     def __init__(
@@ -68,9 +68,11 @@ class App:
         root: str | Path,
         *,
         config: AppConfig | None = None,
-        environ: dict[str, str] | None = None,
+        environ: Mapping[str, str] | None = None,
+        log_stream: TextIO | None = None,
     ) -> None:
         self.config = config or load_config(root, environ)
+        self._log_stream = log_stream
         self.project: Project | None = None
         self.container: Container | None = None
         self.mode: WorkerMode | None = None
@@ -90,9 +92,10 @@ class App:
         if self.container is not None:
             return self.container
         began = time.perf_counter()
-        project_logger = configure_logging(self.config.logging, self.config.name)
+        project_logger = configure_logging(self.config.logging, self.config.name, self._log_stream)
         logger.debug("configuration: %s", self.config.redacted())
         self.project = load_project(self.config.root)
+        prepare_database(self.config.database.url)
         migrated = await asyncio.to_thread(ensure_migrated, self.project.modules, self.config)
         if migrated:
             logger.info("applied migrations of module(s) %s", ", ".join(migrated))
