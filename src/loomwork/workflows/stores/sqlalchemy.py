@@ -16,6 +16,7 @@ re-check their condition on the newest row version.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from typing import Any
 
 import sqlalchemy as sa
@@ -50,7 +51,8 @@ class SqlAlchemyStore(ExecutionStore):
     an engine with :func:`loomwork.db.create_engine`) or an engine the caller owns. A
     caller's SQLite engine should come from :func:`loomwork.db.create_engine` too, so that
     foreign keys and the busy timeout are on. Tables are named ``<table_prefix>runs`` and
-    ``<table_prefix>steps`` and are created on first use.
+    ``<table_prefix>steps`` and are created on first use; :attr:`tables` holds their
+    definitions (for migrations).
     """
 
     def __init__(
@@ -88,7 +90,7 @@ class SqlAlchemyStore(ExecutionStore):
             self.tables.metadata.create_all(self._engine)
         self._ready = True
 
-    def _begin(self) -> Any:
+    def _begin(self) -> AbstractContextManager[sa.Connection]:
         if not self._ready:
             self.create_tables()
         return self._engine.begin()
