@@ -22,9 +22,11 @@ Rules, in order, for a system record ``s``:
    come from two clocks, so the rule assumes they are roughly in step (NTP).
 5. **No useless writes.** Same name (and an intact link): unchanged, nothing written.
 6. **Names stay unique among live brands.** A create or rename to a name held by another
-   live store brand, or claimed earlier in the page, or freed only by a rename in this
-   same page, is quarantined (field ``name``); names freed by deletes may be reused
-   because deletes are applied first.
+   live store brand, or claimed earlier in the page, is quarantined (field ``name``).
+   The page's writes run deletes, then updates, then creates, so a freed name may be
+   taken by a later write, except a rename taking a name another rename frees (their
+   order inside one statement is not defined): that record is quarantined and retried
+   by the next full reconciliation.
 """
 
 from __future__ import annotations
@@ -133,7 +135,9 @@ class _Names:
         holder = self._holder.get(name)
         if holder is not None:
             return holder == brand_id
-        return name not in self._renamed_away
+        # Creates run after every update of the page, so a name another brand was renamed
+        # away from is free for them; for another rename it depends on row order.
+        return brand_id is None or name not in self._renamed_away
 
     def release(self, name: str, *, by_rename: bool) -> None:
         self._holder.pop(name, None)

@@ -1,0 +1,151 @@
+"""The brand system client over real HTTP: paging, validation, retries and secrecy."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from reference_brand_system import RunningServer
+
+from .conftest import API_KEY, brand
+from .helpers import seed, set_faults
+
+
+class RecordingSleep:
+    """Sleeps (briefly) and remembers every wait the client asked for."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+        self.asked = asyncio.Event()
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.asked.set()
+        await asyncio.sleep(min(seconds, 0.01))
+
+
+@pytest.fixture
+def sleep() -> RecordingSleep:
+    return RecordingSleep()
+
+
+@pytest.fixture
+async def client(brand_system: RunningServer, sleep: RecordingSleep) -> AsyncIterator[Any]:
+    made = brand.BrandSystemClient(
+        brand_system.base_url,
+        API_KEY,
+        page_size=10,
+        retry=brand.RetryPolicy(max_attempts=8, backoff_base=0.01, backoff_cap=0.05),
+        sleep=sleep,
+    )
+    async with made:
+        yield made
+
+
+async def all_pages(client: Any) -> list[Any]:
+    return [page async for page in client.iter_pages()]
+
+
+async def test_pages_stream_with_cursors_until_the_end(
+    client: Any, brand_system: RunningServer
+) -> None:
+    seed(brand_system, 25)
+    pages = await all_pages(client)
+    assert [len(page.records) for page in pages] == [10, 10, 5]
+    assert pages[0].cursor is None
+    assert pages[1].cursor == pages[0].next_cursor
+    assert pages[-1].next_cursor is None
+    ids = [record.id for page in pages for record in page.records]
+    assert len(set(ids)) == 25
+
+
+async def test_bad_records_come_back_separately_with_id_field_and_reason(
+    client: Any, brand_system: RunningServer
+) -> None:
+    seed(brand_system, 40)
+    set_faults(brand_system, bad_records=0.3, seed=7)
+    pages = await all_pages(client)
+    bad = [record for page in pages for record in page.bad]
+    good = [record for page in pages for record in page.records]
+    assert bad
+    assert len(bad) + len(good) == 40
+    assert {record.field for record in bad} <= {"name"}
+    assert all(record.record_id.startswith("brd_") and record.reason for record in bad)
+    dangling = [record for record in good if record.external_id is not None]
+    assert all(record.external_id.startswith("missing_") for record in dangling)
+
+
+async def test_5xx_drops_and_truncated_bodies_are_retried_until_they_succeed(
+    client: Any, brand_system: RunningServer, sleep: RecordingSleep
+) -> None:
+    seed(brand_system, 60)
+    set_faults(brand_system, error_rate=0.3, drop_rate=0.15, truncate_rate=0.2, seed=3)
+    pages = await all_pages(client)
+    assert sum(len(page.records) for page in pages) == 60
+    assert client.stats.retries > 0
+    assert len(sleep.waits) == client.stats.retries
+    assert all(0 <= wait <= 0.05 for wait in sleep.waits)
+
+
+async def test_a_429_waits_for_its_retry_after(
+    client: Any, brand_system: RunningServer, sleep: RecordingSleep
+) -> None:
+    seed(brand_system, 5)
+    set_faults(brand_system, rate_limit_every=1, retry_after=2)
+    task = asyncio.create_task(client.fetch_page())
+    await sleep.asked.wait()
+    set_faults(brand_system)
+    page = await task
+    assert len(page.records) == 5
+    assert sleep.waits[0] == 2.0
+
+
+async def test_the_last_failure_raises_with_its_cause_and_never_the_key(
+    client: Any, brand_system: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    set_faults(brand_system, error_rate=1.0)
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(brand.BrandSystemError) as failure:
+        await client.fetch_page()
+    error = failure.value
+    assert error.attempts == 8
+    assert error.retryable
+    assert error.status in {500, 503}
+    assert "after 8 attempts" in str(error)
+    assert error.__cause__ is not None
+    assert API_KEY not in str(error)
+    assert API_KEY not in caplog.text
+    assert "retrying" in caplog.text
+
+
+async def test_a_refused_request_is_not_retried(brand_system: RunningServer) -> None:
+    async with brand.BrandSystemClient(brand_system.base_url, "wrong-key") as wrong:
+        with pytest.raises(brand.BrandSystemError) as failure:
+            await wrong.fetch_page()
+    assert failure.value.status == 401
+    assert failure.value.attempts == 1
+    assert not failure.value.retryable
+
+
+async def test_writes_and_not_found(client: Any) -> None:
+    created = await client.create_brand("Acme", "brand_01")
+    renamed = await client.update_brand(created.id, {"name": "Acme 2"})
+    await client.delete_brand(created.id)
+    fetched = await client.get_brand(created.id)
+    assert (created.external_id, renamed.name) == ("brand_01", "Acme 2")
+    assert fetched.deleted
+    with pytest.raises(brand.BrandSystemNotFound):
+        await client.get_brand("brd_999999999999")
+
+
+def test_repr_and_options_hide_the_api_key(brand_system: RunningServer) -> None:
+    options = brand.BrandModuleOptions(base_url=brand_system.base_url, api_key=API_KEY)
+    made = brand.BrandSystemClient(brand_system.base_url, API_KEY)
+    assert API_KEY not in repr(made)
+    assert API_KEY not in repr(options)
+    assert API_KEY not in str(options.model_dump())
+    asyncio.run(made.aclose())
