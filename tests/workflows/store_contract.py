@@ -336,6 +336,11 @@ class StoreContract:
         assert not await store.acquire(WF, "tx-1", "w1", now=now, lease_until=now + 30)
         assert await lease_of(store, "tx-1") == ("w2", now + 30, now)
 
+    async def test_an_owner_without_a_lease_does_not_block(self, store: ExecutionStore) -> None:
+        await create(store, make_run(owner="w1", lease_until=None))
+        assert await store.acquire(WF, "tx-1", "w2", now=100.0, lease_until=130.0)
+        assert await lease_of(store, "tx-1") == ("w2", 130.0, 100.0)
+
     async def test_owner_reacquires_its_live_lease(self, store: ExecutionStore) -> None:
         await create(store, make_run(owner="w1", lease_until=130.0))
         assert await store.acquire(WF, "tx-1", "w1", now=110.0, lease_until=170.0)
