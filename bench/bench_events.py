@@ -159,7 +159,7 @@ def write_report(report: dict[str, Any]) -> None:
     (HERE / "results" / "events.json").write_text(json.dumps(report, indent=2) + "\n")
     rows = []
     for r in report["results"]:
-        mode = r.get("mode", "publish and handle concurrently")
+        mode = r.get("mode", "publish, then handle")
         target = TARGETS[r["bus"]]
         verdict = "meets" if r["median_events_per_s"] >= target else "MISSES"
         rows.append(
@@ -176,8 +176,11 @@ Reproduce: `.venv/bin/python bench/bench_events.py` (needs Redis at
 
 One subscriber with a trivial async handler. Events are built before the clock starts;
 the clock runs from the first `publish` until `drain()` returns, so every event has been
-handled (and, on Redis, acknowledged). Redis: one consumer, `XREADGROUP COUNT 500`, each
-`publish` call one pipeline of `XADD`s. Median of {REPEATS} runs.
+handled (and, on Redis, acknowledged). The local bus's `publish` never waits, so its rows
+publish everything and then handle it. Redis: one consumer in the same process as the
+publisher; a `publish` call appends its batch with one script call (per 500 events); the
+consumer takes up to 500 waiting entries per script call and blocks in `XREADGROUP` when
+none wait; one `XACK` per batch. Median of {REPEATS} runs.
 
 Machine: {machine["cpus"]} CPUs, Python {machine["python"]}, Redis {machine["redis"]},
 {machine["platform"]}; 1-minute load average before/after the run:

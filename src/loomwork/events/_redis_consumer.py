@@ -20,10 +20,23 @@ from loomwork.events._subscriber import Subscriber
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
+    from redis.commands.core import AsyncScript
 
 logger = logging.getLogger("loomwork.events")
 
 _REDIS_RETRY = 1.0
+
+# Reads what is waiting without blocking and returns it as one JSON string: parsing one
+# reply in C instead of five small ones per entry in the client roughly doubles
+# throughput. When nothing waits, the consumer blocks in a plain XREADGROUP instead.
+READ_SCRIPT = """
+local reply = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3],
+                         'STREAMS', KEYS[1], '>')
+if not reply then
+  return '[]'
+end
+return cjson.encode(reply[1][2])
+"""
 
 Entry = tuple[str, Mapping[Any, Any] | None, int]
 """(stream entry id, raw fields, attempt number of this delivery)."""
@@ -45,6 +58,7 @@ class StreamConfig:
     """What every consumer of one :class:`RedisEventBus` shares."""
 
     client: Redis
+    read_script: AsyncScript
     stream: str
     dead_stream: str
     dead_maxlen: int | None
@@ -133,6 +147,11 @@ class StreamConsumer:
 
     async def _read(self, block: float) -> list[tuple[str, Mapping[Any, Any] | None]]:
         cfg = self.config
+        packed = await cfg.read_script(
+            keys=[cfg.stream], args=[self.subscriber.id, cfg.consumer, cfg.batch_size]
+        )
+        if entries := json.loads(packed):
+            return [(entry_id, {name: body}) for entry_id, (name, body) in entries]
         reply: Any = await cfg.client.xreadgroup(
             self.subscriber.id,
             cfg.consumer,

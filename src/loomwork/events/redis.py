@@ -46,7 +46,13 @@ from loomwork.events._codec import dump_event, load_event
 from loomwork.events._delivery import stop_workers
 from loomwork.events._event import Event
 from loomwork.events._port import DeadLetter, EventBus
-from loomwork.events._redis_consumer import StreamConfig, StreamConsumer, stream_id, text
+from loomwork.events._redis_consumer import (
+    READ_SCRIPT,
+    StreamConfig,
+    StreamConsumer,
+    stream_id,
+    text,
+)
 from loomwork.events._subscriber import Subscriber, seconds
 
 _T = TypeVar("_T")
@@ -108,6 +114,7 @@ class RedisEventBus(EventBus):
         idle = seconds(claim_idle)
         self._config = StreamConfig(
             client=self._client,
+            read_script=self._client.register_script(READ_SCRIPT),
             stream=self._stream,
             dead_stream=f"{prefix}events:dead",
             dead_maxlen=dead_letter_maxlen,
