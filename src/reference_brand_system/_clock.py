@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 _ONE_MICROSECOND = timedelta(microseconds=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def utc_now() -> datetime:
@@ -22,6 +23,11 @@ def format_timestamp(moment: datetime) -> str:
     """
     naive = moment.astimezone(UTC).replace(tzinfo=None)
     return naive.isoformat(timespec="microseconds") + "Z"
+
+
+def epoch_microseconds(moment: datetime) -> int:
+    """Microseconds from 1970-01-01T00:00:00Z to ``moment``."""
+    return (moment - _EPOCH) // _ONE_MICROSECOND
 
 
 def parse_timestamp(text: str) -> datetime:
@@ -61,9 +67,16 @@ class MonotonicClock:
 
     def next(self) -> str:
         """The next timestamp: now, or one microsecond after the previous one if later."""
+        return format_timestamp(self.reserve(1))
+
+    def reserve(self, count: int) -> datetime:
+        """Reserve ``count`` consecutive microseconds and return the first of them.
+
+        A bulk insert uses one per row, so that no two rows ever share an ``updated_at``.
+        """
         with self._lock:
             moment = self._now().astimezone(UTC)
             if self._last is not None and moment <= self._last:
                 moment = self._last + _ONE_MICROSECOND
-            self._last = moment
-            return format_timestamp(moment)
+            self._last = moment + _ONE_MICROSECOND * (count - 1)
+            return moment

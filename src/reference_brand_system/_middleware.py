@@ -75,14 +75,19 @@ class FaultLayer:
             retry_after = [(b"retry-after", str(config.retry_after).encode())]
             await send_json(send, 429, {"message": "rate limit exceeded"}, retry_after)
         elif fault is RequestFault.DROP:
-            await _drop(send)
+            await _drop(receive, send)
         else:
             status = 500 if fault is RequestFault.ERROR_500 else 503
             await send_json(send, status, {"message": f"injected fault: {status}"})
 
 
-async def _drop(send: Send) -> None:
+async def _drop(receive: Receive, send: Send) -> None:
     # An ASGI app cannot close its socket, and a server answers 500 for an app that fails
     # before starting its answer. So: start an answer and end the call without its body;
     # the server then closes the connection and the client sees it end mid-answer.
+    # The request body is read first: closing with unread bytes would make the kernel reset
+    # the connection instead, which clients report as a different error.
+    message = await receive()
+    while message.get("more_body", False):
+        message = await receive()
     await send({"type": "http.response.start", "status": 200, "headers": []})

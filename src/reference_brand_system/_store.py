@@ -2,7 +2,8 @@
 
 Brands are never removed by the API: a delete stamps ``deleted_at`` so that an incremental
 reader still sees it. Every write takes a fresh ``updated_at`` from a monotonic clock, so
-ordering by ``(updated_at, id)`` puts a changed row after every row that existed before.
+ordering by ``(updated_at, id)`` puts a changed row after every row that existed before,
+and no two brands share an ``updated_at``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sqlite3
 import threading
 from dataclasses import dataclass
 
-from reference_brand_system._clock import MonotonicClock
+from reference_brand_system._clock import MonotonicClock, epoch_microseconds
 
 BrandRow = tuple[str, str, str | None, str, str | None]
 """A brand as stored: ``(id, name, external_id, updated_at, deleted_at)``."""
@@ -48,10 +49,17 @@ _PAGE_COLUMNS = (
     "json_object('id', printf('brd_%012d', seq), 'name', name, 'external_id', external_id,"
     " 'updated_at', updated_at, 'deleted_at', deleted_at), updated_at, seq"
 )
+# Rows and their timestamps are generated inside SQLite: three times faster than
+# executemany. Row n is stamped (offset + n) microseconds after the epoch.
 _SEED = """
-WITH RECURSIVE numbers(n) AS (SELECT ? UNION ALL SELECT n + 1 FROM numbers WHERE n < ?)
+WITH RECURSIVE numbers(n) AS (
+    SELECT :first UNION ALL SELECT n + 1 FROM numbers WHERE n < :last
+)
 INSERT INTO brands (seq, name, name_key, updated_at)
-SELECT n, ? || ' ' || n, ? || ' ' || n, ? FROM numbers
+SELECT n, :prefix || ' ' || n, :key_prefix || ' ' || n,
+    strftime('%Y-%m-%dT%H:%M:%S', (:offset + n) / 1000000, 'unixepoch')
+    || printf('.%06dZ', (:offset + n) % 1000000)
+FROM numbers
 """
 
 
@@ -125,9 +133,9 @@ class BrandStore:
     ) -> list[PageRow]:
         """Up to ``limit`` brands strictly after ``after`` in ``(updated_at, id)`` order."""
         live_only = "" if include_deleted else " AND deleted_at IS NULL"
-        # Two index range scans instead of one row-value comparison: SQLite would only use
-        # updated_at for the range and then walk every earlier row sharing that timestamp
-        # (a seeded batch shares one), which makes deep pages slow.
+        # Two index range scans instead of one row-value comparison, for which SQLite would
+        # only use updated_at as the range and then walk every earlier row sharing that
+        # timestamp. The clock makes timestamps unique, but the order must not rely on it.
         same_stamp = (
             f"SELECT {_PAGE_COLUMNS} FROM brands WHERE updated_at = ? AND seq > ?{live_only} "
             "ORDER BY seq LIMIT ?"
@@ -195,21 +203,28 @@ class BrandStore:
     def seed(self, count: int, prefix: str) -> tuple[str, str] | None:
         """Insert ``count`` live brands named ``"<prefix> <n>"``; return the first/last ids.
 
-        All of them share one ``updated_at``; their ids keep them in insertion order.
+        Each gets its own ``updated_at``, one microsecond apart, so the clock may run ahead
+        of the wall clock by up to ``count`` microseconds afterwards.
         """
         if count <= 0:
             return None
         with self._lock, self._transaction():
-            start = self._next_seq()
-            last = start + count - 1
-            # Numbers generated inside SQLite: three times faster than executemany.
-            values = (start, last, prefix, prefix.casefold(), self._clock.next())
+            first = self._next_seq()
+            last = first + count - 1
+            offset = epoch_microseconds(self._clock.reserve(count)) - first
+            values = {
+                "first": first,
+                "last": last,
+                "prefix": prefix,
+                "key_prefix": prefix.casefold(),
+                "offset": offset,
+            }
             try:
                 self._conn.execute(_SEED, values)
             except sqlite3.IntegrityError as exc:
                 message = f"a name '{prefix} <n>' is taken by a live brand; use another prefix"
                 raise BrandConflict("name", message) from exc
-        return format_brand_id(start), format_brand_id(last)
+        return format_brand_id(first), format_brand_id(last)
 
     def reset(self) -> None:
         """Remove every brand. Ids are not reused afterwards."""

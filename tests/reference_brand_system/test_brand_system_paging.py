@@ -50,6 +50,17 @@ def test_listed_brands_equal_the_brands_read_one_by_one(client: httpx.Client) ->
     assert [brand["name"] for brand in listed[:-1]] == names[1:]
 
 
+def test_no_two_brands_share_an_updated_at_even_when_seeded(client: httpx.Client) -> None:
+    seed(client, 500)
+    make(client, "After the seed")
+    brands = [brand for page, _ in walk(client, 1000) for brand in page]
+    stamps = [brand["updated_at"] for brand in brands]
+    assert len(set(stamps)) == len(stamps) == 501
+    assert stamps == sorted(stamps)
+    # So resuming from the newest stamp seen serves that one row again, nothing more.
+    assert all_ids(client, updated_since=stamps[-1]) == [brands[-1]["id"]]
+
+
 def test_the_default_page_holds_100_brands(client: httpx.Client) -> None:
     seed(client, 150)
     page = client.get("/brands").json()
