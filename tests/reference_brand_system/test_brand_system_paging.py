@@ -13,7 +13,7 @@ from brand_system_helpers import all_ids, make, walk
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reference_brand_system import serve_in_thread
+from reference_brand_system import RunningServer, serve_in_thread
 
 
 def seed(client: httpx.Client, count: int, prefix: str = "Brand") -> None:
@@ -203,3 +203,17 @@ def test_any_page_size_returns_every_row_exactly_once(
     assert len({brand["id"] for brand in brands}) == len(brands)
     assert in_order(brands)
     assert deleted or all(brand["deleted_at"] is None for brand in brands)
+
+
+async def test_an_async_client_walks_the_pages(server: RunningServer) -> None:
+    server.store.seed(25, "Async")
+    async with httpx.AsyncClient(base_url=server.base_url, headers=server.headers) as http:
+        seen: list[str] = []
+        params: dict[str, Any] = {"limit": 10}
+        while True:
+            page = (await http.get("/brands", params=params)).json()
+            seen += [brand["id"] for brand in page["brands"]]
+            if page["next_cursor"] is None:
+                break
+            params["cursor"] = page["next_cursor"]
+    assert len(seen) == len(set(seen)) == 25
