@@ -49,6 +49,7 @@ def make_step(key: str = "reserve", **fields: Any) -> StepRecord:
         "compensate_error_json": None,
         "wake_at": 1_234.25,
         "updated_at": 1_100.125,
+        "events_json": '[{"name": "stock.reserved"}]',
     }
     values.update(fields)
     return StepRecord(key=key, **values)
@@ -60,9 +61,14 @@ async def create(store: ExecutionStore, *runs: RunRecord) -> None:
         assert await store.create_run(run, replace_finished=False) is None
 
 
+def ids(runs: list[RunRecord]) -> list[str]:
+    """The transaction ids of ``runs``, in order."""
+    return [run.transaction_id for run in runs]
+
+
 async def listed(store: ExecutionStore, **filters: Any) -> list[str]:
     """The transaction ids list_runs returns for ``filters``, in its order."""
-    return [run.transaction_id for run in await store.list_runs(**filters)]
+    return ids(await store.list_runs(**filters))
 
 
 async def lease_of(store: ExecutionStore, transaction_id: str) -> tuple[Any, ...]:
@@ -206,6 +212,7 @@ class StoreContract:
             updated_at=1_500.0,
             finished_at=1_500.0,
             expires_at=90_000.0,
+            outbox_json='[{"name": "order.placed"}]',
         )
         await store.save_run(updated)
         assert await store.load_run(WF, "tx-1") == replace(updated, steps={"reserve": make_step()})
@@ -231,6 +238,7 @@ class StoreContract:
             context_json=" " + UNICODE_JSON,
             result_json=UNICODE_JSON + "\n",
             errors_json="[" + UNICODE_JSON + "]",
+            outbox_json=UNICODE_JSON[::-1],
             created_at=1_732_622_400.123456,
         )
         step = make_step(
@@ -238,6 +246,7 @@ class StoreContract:
             compensate_input_json="\t" + UNICODE_JSON,
             error_json=UNICODE_JSON,
             compensate_error_json=UNICODE_JSON * 2,
+            events_json=UNICODE_JSON + UNICODE_JSON[::-1],
             wake_at=1_732_622_401.000001,
         )
         await create(store, run)
@@ -273,7 +282,7 @@ class StoreContract:
     async def test_list_runs_newest_first_without_steps(self, store: ExecutionStore) -> None:
         await self._add_runs(store)
         runs = await store.list_runs()
-        assert [run.transaction_id for run in runs] == ["e", "d", "b", "c", "a"]
+        assert ids(runs) == ["e", "d", "b", "c", "a"]
         assert all(run.steps == {} for run in runs)
         assert runs[0] == make_run("e", "refund", state=RunState.INVOKING, created_at=50.0)
 
@@ -373,6 +382,7 @@ class StoreContract:
             make_run("exactly-now", wake_at=100.0),
             make_run("later", wake_at=100.5),
             make_run("signal", wake_at=None),
+            make_run("signal-dead-owner", wake_at=None, owner="dead", lease_until=1.0),
             make_run("expired-lease", wake_at=60.0, owner="dead", lease_until=99.0),
             make_run("live-lease", wake_at=60.0, owner="busy", lease_until=101.0),
             make_run("own-live-lease", wake_at=60.0, owner="w1", lease_until=101.0),
@@ -388,13 +398,6 @@ class StoreContract:
                 assert loaded == replace(run, owner="w1", lease_until=130.0, wake_at=100.0)
             else:
                 assert loaded == run
-
-    async def test_claim_due_waiting_for_signal_is_never_claimed(
-        self, store: ExecutionStore
-    ) -> None:
-        await create(store, make_run(wake_at=None))
-        assert await store.claim_due("w1", now=1e12, lease_until=2e12, limit=10) == []
-        assert await store.load_run(WF, "tx-1") == make_run(wake_at=None)
 
     async def test_claim_due_respects_limit_and_takes_longest_waiting_first(
         self, store: ExecutionStore
@@ -446,6 +449,28 @@ class StoreContract:
             assert (loaded.owner, loaded.lease_until) == ("w1", 200.0)
         assert await store.load_run(WF, "theirs") == theirs
         assert await store.load_run(WF, "missing") is None
+
+    # -- list_outbox -------------------------------------------------------------------
+
+    async def test_list_outbox_lists_finished_runs_with_pending_events(
+        self, store: ExecutionStore
+    ) -> None:
+        pending = '[{"name": "order.placed"}]'
+        runs = [
+            make_run("late", state=RunState.DONE, finished_at=30.0, outbox_json=pending),
+            make_run("early", state=RunState.DONE, finished_at=10.0, outbox_json=pending),
+            make_run("middle", state=RunState.FAILED, finished_at=20.0, outbox_json="[]"),
+            make_run("published", state=RunState.DONE, finished_at=5.0, outbox_json=None),
+            make_run("running", state=RunState.INVOKING, outbox_json=pending),
+        ]
+        await create(store, *runs)
+        await store.save_step(WF, "early", make_step())
+        outbox = await store.list_outbox(limit=10)
+        assert ids(outbox) == ["early", "middle", "late"]
+        assert outbox[0] == replace(runs[1], steps={})
+        assert ids(await store.list_outbox(limit=2)) == ["early", "middle"]
+        await store.save_run(replace(runs[1], outbox_json=None))
+        assert ids(await store.list_outbox(limit=10)) == ["middle", "late"]
 
     # -- delete_expired -----------------------------------------------------------------
 
