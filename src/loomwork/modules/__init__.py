@@ -1,22 +1,34 @@
 """Modules: SQLAlchemy models, generated data services and per-module migrations.
 
-Declare a module in its package's ``__init__.py``::
+A module is a folder: ``models.py``, ``service.py``, ``__init__.py`` declaring it, and
+``migrations/``::
 
+    # models.py
     class Brand(Model):
         __tablename__ = "brand"
-        __id_prefix__ = "brand"
+        __id_prefix__ = "brand"                    # ids look like brand_01H...
         name: Mapped[str] = mapped_column(unique=True)
 
+    # service.py
     class BrandModuleService(ModuleService, models=[Brand]):
-        pass
+        pass                                       # create_brands, list_brands, ...
 
+    # __init__.py
     BRAND_MODULE = "brand"
     module = Module(
-        BRAND_MODULE, BrandModuleService, migrations=Path(__file__).parent / "migrations"
+        BRAND_MODULE, BrandModuleService, options=BrandOptions,
+        migrations=Path(__file__).parent / "migrations",
     )
 
-    service = module.create_service(loomwork.db.create_engine(url), event_sink=sink)
-    await service.create_brands([{"name": "Acme"}])
+    service = module.create_service(create_engine(url), options={...}, event_sink=sink)
+    brands = await service.create_brands([{"name": "Acme"}])
+    async with service.transaction():              # several calls, one transaction
+        ...
+
+Writes emit ``brand.created|updated|deleted|restored`` events (one per row, data
+``{"id": ...}``) after the commit, to the current ``loomwork.events`` sink (a workflow
+step's) or else the service's ``event_sink``. :func:`generate_migration` and
+:func:`migrate` drive Alembic per module.
 """
 
 from loomwork.events import EventSink
