@@ -86,7 +86,12 @@ class RedisEventBus(EventBus):
     ``redis`` is a URL (the bus owns and closes that client) or a ``redis.asyncio.Redis``
     (the caller closes it). ``consumer_name`` must be unique among live processes; reuse
     it across restarts of one process to take its pending entries back immediately.
-    ``batch_size`` is the ``XREADGROUP COUNT``; ``block`` the longest wait per read.
+    ``batch_size`` is the most entries read (and acknowledged) at once; ``block`` the
+    longest wait per read. ``claim_idle``: how long an entry stays unacknowledged before
+    another consumer takes it over (checked every ``claim_interval``, default half of
+    it). ``maxlen`` / ``dead_letter_maxlen``: approximate stream caps (``None``: none).
+    ``stop_timeout``: how long :meth:`stop` lets running handlers finish.
+    ``group_start``: where a subscriber's new group starts (``"$"`` or ``"0"``).
     """
 
     def __init__(
