@@ -177,6 +177,7 @@ async def close_app(app: App) -> None:
     await app.bus.stop()
     await app.workflows.close()
     await app.store.close()
+    app.store.tables.metadata.drop_all(app.engine)
     await app.service.aclose()
     app.engine.dispose()
 
