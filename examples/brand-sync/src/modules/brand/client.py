@@ -47,7 +47,8 @@ class RetryPolicy:
 
     def backoff(self, attempt: int, draw: float) -> float:
         """Seconds to wait after failed attempt ``attempt``, for a random ``draw`` in [0, 1)."""
-        return min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1)) * draw
+        ceiling: float = min(self.backoff_cap, self.backoff_base * 2.0 ** (attempt - 1))
+        return ceiling * draw
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ from loomwork.modules import utcnow
 from .errors import SyncAlreadyRunningError
 from .models import SyncState
 
-STATE = SyncState.__table__
+STATE: sa.Table = SyncState.__table__  # type: ignore[assignment]
 ONE_MICROSECOND = timedelta(microseconds=1)
 
 
