@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -357,3 +358,20 @@ async def test_events_go_to_the_current_sink_when_one_is_set(
         ("brand.updated", brand["id"]),
     ]
     assert sink.names_and_ids() == [("brand.deleted", brand["id"])]
+
+
+async def test_a_task_outliving_a_transaction_block_gets_its_own(
+    service: BrandModuleService,
+) -> None:
+    go = asyncio.Event()
+
+    async def later() -> dict[str, Any]:
+        await go.wait()
+        brand: dict[str, Any] = await service.create_brands({"name": "late"})
+        return brand
+
+    async with service.transaction():
+        task = asyncio.create_task(later())
+    go.set()
+    brand = await task
+    assert (await service.retrieve_brand(brand["id"]))["name"] == "late"

@@ -20,10 +20,11 @@ from loomwork.events import Event, EventSink
 class Transaction:
     """A connection inside ``BEGIN`` plus the events waiting for its commit."""
 
-    __slots__ = ("_pending", "connection")
+    __slots__ = ("_pending", "connection", "open")
 
     def __init__(self, connection: sa.Connection) -> None:
         self.connection = connection
+        self.open = True
         self._pending: list[tuple[EventSink, list[Event]]] = []
 
     def stage(self, sink: EventSink | None, events: list[Event]) -> None:
@@ -45,7 +46,9 @@ _active: ContextVar[dict[sa.Engine, Transaction] | None] = ContextVar(
 
 def current_transaction(engine: sa.Engine) -> Transaction | None:
     """The transaction this context has open on ``engine``, if any."""
-    return (_active.get() or {}).get(engine)
+    tx = (_active.get() or {}).get(engine)
+    # A task started inside a transaction block inherits the context and may outlive it.
+    return tx if tx is not None and tx.open else None
 
 
 @contextmanager
@@ -62,6 +65,7 @@ def scope(engine: sa.Engine) -> Iterator[Transaction]:
             with connection.begin():
                 yield tx
         finally:
+            tx.open = False
             _active.reset(token)
     tx.publish()
 
