@@ -1,4 +1,4 @@
-"""Tables of the SQL execution store and the conversions between rows and records.
+"""Tables and statements of the SQL execution store, and the row/record conversions.
 
 Two tables per prefix: ``<prefix>runs`` (one row per run, keyed by workflow and
 transaction id) and ``<prefix>steps`` (one row per checkpointed step, keyed by run and step
@@ -110,6 +110,89 @@ def build_tables(prefix: str) -> Tables:
 def _partial_index(name: str, column: sa.Column[Any], when: sa.Column[Any] | None = None) -> None:
     where = (column if when is None else when).isnot(None)
     sa.Index(name, column, postgresql_where=where, sqlite_where=where)
+
+
+class Statements:
+    """Every statement the SQL store runs, built once so SQLAlchemy's compiled cache hits.
+
+    ``insert`` is the dialect's ``insert`` (it has the ``ON CONFLICT`` clauses).
+    """
+
+    def __init__(self, tables: Tables, insert: Any) -> None:
+        runs, steps = tables.runs, tables.steps
+        run_key = key_clause(runs)
+        # RETURNING tells whether the row went in; rowcount is unreliable for inserts.
+        self.insert_run = (
+            insert(runs)
+            .on_conflict_do_nothing(index_elements=[runs.c.workflow, runs.c.transaction_id])
+            .returning(runs.c.workflow)
+        )
+        self.delete_finished = sa.delete(runs).where(run_key, runs.c.state.in_(FINISHED_STATES))
+        # Explicit (besides ON DELETE CASCADE) for SQLite engines without foreign keys.
+        self.delete_steps = sa.delete(steps).where(key_clause(steps))
+        self.select_run = sa.select(runs).where(run_key)
+        self.select_steps = sa.select(steps).where(key_clause(steps))
+        upsert = insert(steps)
+        self.upsert_step = upsert.on_conflict_do_update(
+            index_elements=[steps.c.workflow, steps.c.transaction_id, steps.c.key],
+            set_={name: upsert.excluded[name] for name in STEP_FIELDS},
+        )
+        self.update_run = (
+            sa.update(runs).where(run_key).values({name: sa.bindparam(name) for name in RUN_FIELDS})
+        )
+        self._lease_statements(runs, run_key)
+
+    def _lease_statements(self, runs: sa.Table, run_key: sa.ColumnElement[bool]) -> None:
+        now: sa.BindParameter[float] = sa.bindparam("b_now")
+        lease_free = sa.or_(
+            runs.c.owner.is_(None), runs.c.lease_until.is_(None), runs.c.lease_until <= now
+        )
+        unfinished = runs.c.state.not_in(FINISHED_STATES)
+        take: dict[str, sa.BindParameter[Any]] = {
+            "owner": sa.bindparam("b_owner"),
+            "lease_until": sa.bindparam("b_lease_until"),
+        }
+        self.acquire = (
+            sa.update(runs)
+            .where(run_key, unfinished, sa.or_(lease_free, runs.c.owner == take["owner"]))
+            .values(**take, wake_at=now)
+        )
+        due = (
+            sa.select(runs.c.workflow, runs.c.transaction_id)
+            .where(runs.c.wake_at <= now, unfinished, lease_free)
+            .order_by(runs.c.wake_at)
+            .limit(sa.bindparam("b_limit"))
+            .with_for_update(skip_locked=True)
+        )
+        self.claim = (
+            sa.update(runs)
+            .where(sa.tuple_(runs.c.workflow, runs.c.transaction_id).in_(due))
+            .values(**take, wake_at=now)
+            .returning(runs.c.workflow, runs.c.transaction_id)
+        )
+        self.renew = (
+            sa.update(runs)
+            .where(run_key, runs.c.owner == take["owner"])
+            .values(lease_until=take["lease_until"])
+        )
+        self.expire = (
+            sa.delete(runs)
+            .where(runs.c.state.in_(FINISHED_STATES), runs.c.expires_at <= now)
+            .returning(runs.c.workflow, runs.c.transaction_id)
+        )
+
+
+def key_clause(table: sa.Table) -> sa.ColumnElement[bool]:
+    """``WHERE`` on a run's key, bound to the parameters :func:`key_params` makes."""
+    return sa.and_(
+        table.c.workflow == sa.bindparam("b_workflow"),
+        table.c.transaction_id == sa.bindparam("b_transaction_id"),
+    )
+
+
+def key_params(workflow: str, transaction_id: str) -> dict[str, str]:
+    """Parameters for :func:`key_clause`."""
+    return {"b_workflow": workflow, "b_transaction_id": transaction_id}
 
 
 def run_values(run: RunRecord) -> dict[str, Any]:

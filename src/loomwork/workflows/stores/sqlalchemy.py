@@ -30,10 +30,9 @@ from loomwork.workflows._records import RunRecord, RunState, StepRecord
 from loomwork.workflows.stores._port import ExecutionStore
 from loomwork.workflows.stores._sql_schema import (
     FINISHED_STATES,
-    RUN_FIELDS,
-    STEP_FIELDS,
-    Tables,
+    Statements,
     build_tables,
+    key_params,
     run_from_row,
     run_values,
     step_from_row,
@@ -70,7 +69,7 @@ class SqlAlchemyStore(ExecutionStore):
                 "url", f"the SQL execution store supports sqlite and postgresql, not {dialect}"
             )
         self.tables = build_tables(table_prefix)
-        self._sql = _Statements(self.tables, _INSERTS[dialect])
+        self._sql = Statements(self.tables, _INSERTS[dialect])
         self._upsert_step = _DriverStatement(self._sql.upsert_step, self._engine.dialect)
         self._dbapi: Any = self._engine.dialect.loaded_dbapi
         self._ready = False
@@ -97,7 +96,7 @@ class SqlAlchemyStore(ExecutionStore):
 
     @override
     async def create_run(self, run: RunRecord, *, replace_finished: bool) -> RunRecord | None:
-        key = _key_params(run.workflow, run.transaction_id)
+        key = key_params(run.workflow, run.transaction_id)
         row = {"workflow": run.workflow, "transaction_id": run.transaction_id, **run_values(run)}
         with self._begin() as conn:
             if replace_finished and conn.execute(self._sql.delete_finished, key).rowcount:
@@ -113,7 +112,7 @@ class SqlAlchemyStore(ExecutionStore):
     @override
     async def load_run(self, workflow: str, transaction_id: str) -> RunRecord | None:
         with self._begin() as conn:
-            return self._load(conn, _key_params(workflow, transaction_id))
+            return self._load(conn, key_params(workflow, transaction_id))
 
     def _load(self, conn: sa.Connection, key: dict[str, str]) -> RunRecord | None:
         row = conn.execute(self._sql.select_run, key).mappings().first()
@@ -152,7 +151,7 @@ class SqlAlchemyStore(ExecutionStore):
 
     @override
     async def save_run(self, run: RunRecord) -> None:
-        params = {**_key_params(run.workflow, run.transaction_id), **run_values(run)}
+        params = {**key_params(run.workflow, run.transaction_id), **run_values(run)}
         with self._begin() as conn:
             if not conn.execute(self._sql.update_run, params).rowcount:
                 raise _run_not_found(run.workflow, run.transaction_id)
@@ -183,7 +182,7 @@ class SqlAlchemyStore(ExecutionStore):
         self, workflow: str, transaction_id: str, owner: str, now: float, lease_until: float
     ) -> bool:
         params = {
-            **_key_params(workflow, transaction_id),
+            **key_params(workflow, transaction_id),
             "b_owner": owner,
             "b_now": now,
             "b_lease_until": lease_until,
@@ -206,7 +205,7 @@ class SqlAlchemyStore(ExecutionStore):
         self, owner: str, keys: Iterable[tuple[str, str]], lease_until: float
     ) -> None:
         params = [
-            {**_key_params(wf, tx), "b_owner": owner, "b_lease_until": lease_until}
+            {**key_params(wf, tx), "b_owner": owner, "b_lease_until": lease_until}
             for wf, tx in keys
         ]
         if params:
@@ -229,7 +228,7 @@ class SqlAlchemyStore(ExecutionStore):
     async def delete_expired(self, now: float) -> int:
         with self._begin() as conn:
             expired = conn.execute(self._sql.expire, {"b_now": now})
-            keys = [_key_params(workflow, transaction_id) for workflow, transaction_id in expired]
+            keys = [key_params(workflow, transaction_id) for workflow, transaction_id in expired]
             if keys:
                 conn.execute(self._sql.delete_steps, keys)
         return len(keys)
@@ -238,70 +237,6 @@ class SqlAlchemyStore(ExecutionStore):
     async def close(self) -> None:
         if self._owns_engine:
             self._engine.dispose()
-
-
-class _Statements:
-    """Every statement the store runs, built once so SQLAlchemy's compiled cache hits."""
-
-    def __init__(self, tables: Tables, insert: Any) -> None:
-        runs, steps = tables.runs, tables.steps
-        run_key = _key_clause(runs)
-        # RETURNING tells whether the row went in; rowcount is unreliable for inserts.
-        self.insert_run = (
-            insert(runs)
-            .on_conflict_do_nothing(index_elements=[runs.c.workflow, runs.c.transaction_id])
-            .returning(runs.c.workflow)
-        )
-        self.delete_finished = sa.delete(runs).where(run_key, runs.c.state.in_(FINISHED_STATES))
-        # Explicit (besides ON DELETE CASCADE) for SQLite engines without foreign keys.
-        self.delete_steps = sa.delete(steps).where(_key_clause(steps))
-        self.select_run = sa.select(runs).where(run_key)
-        self.select_steps = sa.select(steps).where(_key_clause(steps))
-        upsert = insert(steps)
-        self.upsert_step = upsert.on_conflict_do_update(
-            index_elements=[steps.c.workflow, steps.c.transaction_id, steps.c.key],
-            set_={name: upsert.excluded[name] for name in STEP_FIELDS},
-        )
-        self.update_run = (
-            sa.update(runs).where(run_key).values({name: sa.bindparam(name) for name in RUN_FIELDS})
-        )
-        now: sa.BindParameter[float] = sa.bindparam("b_now")
-        lease_free = sa.or_(
-            runs.c.owner.is_(None), runs.c.lease_until.is_(None), runs.c.lease_until <= now
-        )
-        unfinished = runs.c.state.not_in(FINISHED_STATES)
-        take: dict[str, sa.BindParameter[Any]] = {
-            "owner": sa.bindparam("b_owner"),
-            "lease_until": sa.bindparam("b_lease_until"),
-        }
-        self.acquire = (
-            sa.update(runs)
-            .where(run_key, unfinished, sa.or_(lease_free, runs.c.owner == take["owner"]))
-            .values(**take, wake_at=now)
-        )
-        due = (
-            sa.select(runs.c.workflow, runs.c.transaction_id)
-            .where(runs.c.wake_at <= now, unfinished, lease_free)
-            .order_by(runs.c.wake_at)
-            .limit(sa.bindparam("b_limit"))
-            .with_for_update(skip_locked=True)
-        )
-        self.claim = (
-            sa.update(runs)
-            .where(sa.tuple_(runs.c.workflow, runs.c.transaction_id).in_(due))
-            .values(**take, wake_at=now)
-            .returning(runs.c.workflow, runs.c.transaction_id)
-        )
-        self.renew = (
-            sa.update(runs)
-            .where(run_key, runs.c.owner == take["owner"])
-            .values(lease_until=take["lease_until"])
-        )
-        self.expire = (
-            sa.delete(runs)
-            .where(runs.c.state.in_(FINISHED_STATES), runs.c.expires_at <= now)
-            .returning(runs.c.workflow, runs.c.transaction_id)
-        )
 
 
 class _DriverStatement:
@@ -318,17 +253,6 @@ class _DriverStatement:
         if self._names is None:
             return values
         return tuple(values[name] for name in self._names)
-
-
-def _key_clause(table: sa.Table) -> sa.ColumnElement[bool]:
-    return sa.and_(
-        table.c.workflow == sa.bindparam("b_workflow"),
-        table.c.transaction_id == sa.bindparam("b_transaction_id"),
-    )
-
-
-def _key_params(workflow: str, transaction_id: str) -> dict[str, str]:
-    return {"b_workflow": workflow, "b_transaction_id": transaction_id}
 
 
 def _driver_error(
