@@ -27,13 +27,13 @@ from loomwork.app._config import (
     WorkerConfig,
     WorkerMode,
     WorkflowsConfig,
-    is_secret,
     load_config,
 )
 from loomwork.app._container import BUILTIN_KEYS, build_container, close_container, instance_id
 from loomwork.app._logging import JsonFormatter, TextFormatter, configure_logging
 from loomwork.app._migrations import apply_migrations, ensure_migrated, pending_modules
 from loomwork.app._project import Project, load_project, project_package
+from loomwork.app._redaction import is_secret
 from loomwork.app._runtime import App
 
 __all__ = [

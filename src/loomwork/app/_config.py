@@ -59,6 +59,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from loomwork.app._redaction import mask
 from loomwork.errors import ConfigurationError
 
 __all__ = [
@@ -203,7 +204,7 @@ class AppConfig:
                 f.name: getattr(getattr(self, section), f.name) for f in _fields(section)
             }
         data["modules"] = {key: dict(value) for key, value in self.modules.items()}
-        masked: dict[str, Any] = _mask(data)
+        masked: dict[str, Any] = mask(data)
         return masked
 
 
@@ -217,36 +218,10 @@ _SECTIONS: dict[str, type[Any]] = {
     "scheduler": SchedulerConfig,
     "logging": LoggingConfig,
 }
-_SECRET_WORDS = ("key", "token", "secret", "password")
 
 
 def _fields(section: str) -> tuple[Any, ...]:
     return fields(_SECTIONS[section])
-
-
-def is_secret(key: str) -> bool:
-    """True for setting names that hold secrets (``api_key``, ``admin_token``, ...)."""
-    lowered = key.lower()
-    return any(word in lowered for word in _SECRET_WORDS)
-
-
-def _mask(value: Any, key: str = "") -> Any:
-    if isinstance(value, Mapping):
-        return {k: _mask(v, str(k)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_mask(item, key) for item in value]
-    if value is not None and is_secret(key):
-        return "***"
-    if isinstance(value, str) and key == "url" and "@" in value:
-        return _hide_password(value)
-    return value.value if isinstance(value, StrEnum) else value
-
-
-def _hide_password(url: str) -> str:
-    try:
-        return sa.make_url(url).render_as_string(hide_password=True)
-    except sa.exc.ArgumentError:
-        return "***"
 
 
 def load_config(root: str | Path, environ: Mapping[str, str] | None = None) -> AppConfig:

@@ -12,7 +12,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from loomwork.app._config import LoggingConfig, is_secret
+from loomwork.app._config import LoggingConfig
+from loomwork.app._redaction import is_secret
 
 __all__ = ["JsonFormatter", "TextFormatter", "configure_logging"]
 

@@ -124,11 +124,14 @@ def _script_main(script: Path) -> Any:
 async def _call_main(project: Path, main: Any) -> None:
     async with open_project(project) as (app, container):
         bus: EventBus = container.resolve("event_bus")
-        if app.config.redis.url is None:
+        local = app.config.redis.url is None
+        if local:
+            # Only the in-process bus delivers here; a Redis bus just publishes for workers.
             await bus.start()
         try:
             await main(container)
         except Exception as error:
             fail(f"{type(error).__name__}: {error}", "the script's main() raised; see above")
         await container.resolve("event_sink").flush()
-        await bus.drain() if app.config.redis.url is None else None
+        if local:
+            await bus.drain()
