@@ -25,7 +25,7 @@ from loomwork.workflows import WorkflowEngine
 from loomwork.workflows.stores.sqlalchemy import SqlAlchemyStore
 from reference_brand_system import RunningServer, serve_in_thread
 
-from .project import load
+from .project import load, project
 
 brand = load("modules.brand")
 pull = load("workflows.sync_brands_from_system")
@@ -128,14 +128,9 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 def project_subscriber() -> Subscriber:
-    """The project's push subscriber, built from its file's ``handler`` and ``config``.
-
-    ``load_subscribers`` cannot be used here: it reads a dotted package name with more
-    than one part (``brand_sync_app.subscribers``) as a file path with a suffix.
-    """
-    module = load("subscribers.brand_changed")
-    config = module.config
-    return Subscriber(module.handler, config["event"], subscriber_id=config["subscriber_id"])
+    """The project's push subscriber, as the loader found it in ``src/subscribers``."""
+    (subscriber,) = project().subscribers
+    return subscriber
 
 
 def app_options(system: RunningServer, **overrides: Any) -> dict[str, Any]:

@@ -1,39 +1,28 @@
-"""Imports the example project (``examples/brand-sync/src``) as the package ``brand_sync_app``.
+"""The example project (``examples/brand-sync``), loaded the way the application loads it.
 
-The project uses relative imports throughout, so it can be mounted under any package
-name; the tests use this one instead of waiting for the application loader.
+``load_project`` imports ``src`` as one package (relative imports work) under a name
+unique to the folder, so these tests and any other loader of the project share modules.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
+from loomwork.app import Project, load_project, project_package
+
 PROJECT = Path(__file__).resolve().parents[2] / "examples" / "brand-sync"
 SRC = PROJECT / "src"
-PACKAGE = "brand_sync_app"
+PACKAGE = project_package(PROJECT)
 
 
-def mount() -> ModuleType:
-    """Import the project's root package once and return it."""
-    existing = sys.modules.get(PACKAGE)
-    if existing is not None:
-        return existing
-    spec = importlib.util.spec_from_file_location(
-        PACKAGE, SRC / "__init__.py", submodule_search_locations=[str(SRC)]
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    package = importlib.util.module_from_spec(spec)
-    sys.modules[PACKAGE] = package
-    spec.loader.exec_module(package)
-    return package
+def project() -> Project:
+    """The loaded project (imported once per process)."""
+    return load_project(PROJECT)
 
 
 def load(name: str) -> ModuleType:
-    """Import ``brand_sync_app.<name>`` (for example ``modules.brand``)."""
-    mount()
+    """Import ``<project package>.<name>`` (for example ``modules.brand``)."""
+    project()
     return importlib.import_module(f"{PACKAGE}.{name}")
