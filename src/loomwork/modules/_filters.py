@@ -68,9 +68,21 @@ def _condition(info: ModelInfo, key: Any, value: Any, dialect: str) -> Clause:
     column = info.column(key)
     if isinstance(value, Mapping):
         return sa.and_(
-            sa.true(), *(_operator(info, column, op, arg, dialect) for op, arg in value.items())
+            sa.true(),
+            *(
+                _operator(info, column, op, _parsed(info, key, op, arg), dialect)
+                for op, arg in value.items()
+            ),
         )
-    return _equals(column, value, dialect)
+    return _equals(column, _parsed(info, key, "$eq", value), dialect)
+
+
+def _parsed(info: ModelInfo, key: str, op: Any, arg: Any) -> Any:
+    if op in _PATTERNS:
+        return arg
+    if isinstance(arg, list | tuple | set | frozenset):
+        return [info.parse(key, each) for each in arg]
+    return info.parse(key, arg)
 
 
 def _equals(column: sa.Column[Any], value: Any, dialect: str) -> Clause:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from operator import itemgetter
 from typing import Any
 
@@ -55,7 +56,7 @@ class _Plan:
     base: Record
     converters: Mapping[str, Convert]
     processors: Mapping[str, Convert]
-    callables: Mapping[str, sa.ColumnDefault]
+    callables: Mapping[str, Callable[[], Any]]
     special: frozenset[str]
 
 
@@ -79,7 +80,7 @@ def _build(info: ModelInfo, plan: _Plan, items: Sequence[Any], now: datetime) ->
         if "id" not in item:
             record["id"] = next(fresh)
         if always or not plan.special.isdisjoint(item):
-            param = _fill_special(plan, item, record)
+            param = _fill_special(info, plan, item, record)
             if param is not None:
                 rows.overrides[index] = param
         rows.records.append(record)
@@ -136,21 +137,19 @@ def _make_plan(info: ModelInfo, dialect: Dialect) -> _Plan:
         key: processor
         for key, column in info.columns.items()
         if not isinstance(column.type, UtcDateTime)
-        and (processor := column.type.bind_processor(dialect)) is not None
+        and (processor := column.type.dialect_impl(dialect).bind_processor(dialect)) is not None
     }
-    callables = {
-        key: default
-        for key, default in info.python_defaults.items()
-        if isinstance(default, sa.ColumnDefault) and key not in _MANAGED
-    }
+    callables: dict[str, Callable[[], Any]] = {}
     base: Record = {}
     for key, default in info.python_defaults.items():
-        if key in _MANAGED or isinstance(default, sa.ColumnDefault) or default is None:
-            base[key] = None
+        base[key] = None
+        if key in _MANAGED or default is None:
+            continue
+        if isinstance(default, sa.ColumnDefault):
+            callables[key] = partial(default.arg, None)
         elif key in processors or key in info.json_converters:
             # A scalar default that needs processing is filled per row, like a callable.
-            callables[key] = sa.ColumnDefault(default)
-            base[key] = None
+            callables[key] = partial(_constant, default)
         else:
             base[key] = default
     return _Plan(
@@ -163,11 +162,14 @@ def _make_plan(info: ModelInfo, dialect: Dialect) -> _Plan:
     )
 
 
-def _fill_special(plan: _Plan, item: Mapping[str, Any], record: Record) -> Record | None:
-    values = {key: default.arg(None) for key, default in plan.callables.items() if key not in item}
+def _fill_special(
+    info: ModelInfo, plan: _Plan, item: Mapping[str, Any], record: Record
+) -> Record | None:
+    values = {key: make() for key, make in plan.callables.items() if key not in item}
     values.update((key, item[key]) for key in item if key in plan.special)
     driver_values: Record = {}
-    for key, value in values.items():
+    for key, raw in values.items():
+        value = info.parse(key, raw)
         convert = plan.converters.get(key)
         record[key] = convert(value) if convert is not None and value is not None else value
         process = plan.processors.get(key)
@@ -175,6 +177,10 @@ def _fill_special(plan: _Plan, item: Mapping[str, Any], record: Record) -> Recor
         if process is not None or (convert is not None and convert is not utc_iso):
             driver_values[key] = process(value) if process is not None else value
     return {**record, **driver_values} if driver_values else None
+
+
+def _constant(value: Any) -> Any:
+    return value
 
 
 def _reject(info: ModelInfo, item: Any) -> None:

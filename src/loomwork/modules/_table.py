@@ -48,6 +48,7 @@ class ModelInfo:
     columns: Mapping[str, sa.Column[Any]]
     json_converters: Mapping[str, JsonConverter]
     python_defaults: Mapping[str, Any]
+    parsers: Mapping[str, Callable[[str], Any]]
 
     @property
     def name(self) -> str:
@@ -63,6 +64,23 @@ class ModelInfo:
                 f"{self.name} has no field {field!r}; known fields: {', '.join(self.columns)}",
                 record=self.name,
                 field=str(field),
+            ) from None
+
+    def parse(self, field: str, value: Any) -> Any:
+        """``value`` for ``field``, read from its JSON form (ISO text, decimal text) if needed.
+
+        Records returned by the service can so be written back unchanged.
+        """
+        parser = self.parsers.get(field)
+        if parser is None or not isinstance(value, str):
+            return value
+        try:
+            return parser(value)
+        except (ValueError, ArithmeticError):
+            raise ValidationError(
+                f"{self.name}.{field}: {value!r} is not a valid {parser.__name__}",
+                record=self.name,
+                field=field,
             ) from None
 
     def check_fields(self, fields: Any) -> None:
@@ -126,6 +144,11 @@ def model_info(model: type[Model]) -> ModelInfo:
             if (converter := _json_converter(column.type)) is not None
         },
         python_defaults={key: _python_default(model, column) for key, column in columns.items()},
+        parsers={
+            key: parser
+            for key, column in columns.items()
+            if (parser := _parser(column.type)) is not None
+        },
     )
     _INFO_CACHE[model] = info
     return info
@@ -141,6 +164,24 @@ def _json_converter(column_type: sa.types.TypeEngine[Any]) -> JsonConverter | No
     if python_type in (str, int, float, bool, dict, list):
         return None
     return jsonable
+
+
+_PARSERS: dict[type[Any], Callable[[str], Any]] = {
+    datetime: datetime.fromisoformat,
+    date: date.fromisoformat,
+    time: time.fromisoformat,
+    Decimal: Decimal,
+    uuid.UUID: uuid.UUID,
+}
+
+
+def _parser(column_type: sa.types.TypeEngine[Any]) -> Callable[[str], Any] | None:
+    if isinstance(column_type, UtcDateTime):
+        return None  # it reads ISO text itself
+    try:
+        return _PARSERS.get(column_type.python_type)
+    except NotImplementedError:
+        return None
 
 
 def _python_default(model: type[Model], column: sa.Column[Any]) -> Any:

@@ -51,7 +51,11 @@ def update_records(
             .values({key: sa.bindparam(f"v_{key}") for key in (*fields, "updated_at")})
         )
         params = [
-            {"w_id": item["id"], "v_updated_at": now, **{f"v_{key}": item[key] for key in fields}}
+            {
+                "w_id": item["id"],
+                "v_updated_at": now,
+                **{f"v_{key}": info.parse(key, item[key]) for key in fields},
+            }
             for item in group
         ]
         conn.execute(statement, params)
@@ -73,7 +77,11 @@ def update_matching(
         conn.execute(sa.select(table.c.id).where(*clauses, table.c.deleted_at.is_(None))).scalars()
     )
     if ids:
-        values = {key: value for key, value in data.items() if key not in MANAGED_ON_UPDATE}
+        values = {
+            key: info.parse(key, value)
+            for key, value in data.items()
+            if key not in MANAGED_ON_UPDATE
+        }
         conn.execute(
             table.update()
             .where(in_list(table.c.id, ids, conn.dialect.name))
