@@ -23,6 +23,7 @@ All returned instants are timezone-aware UTC datetimes.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -43,6 +44,7 @@ _UTC_ZONE = ZoneInfo("UTC")
 _ONE_US = timedelta(microseconds=1)
 _ONE_SECOND = timedelta(seconds=1)
 _LONGEST_JUMP = timedelta(hours=3)
+_ONE_VALUE_RANGE = re.compile(r"^(\w+)-\1(?:/\d+)?$", re.IGNORECASE)
 _ALIASES = {
     "@yearly": "0 0 1 1 *",
     "@annually": "0 0 1 1 *",
@@ -70,7 +72,9 @@ class CronSchedule:
 
     def __post_init__(self) -> None:
         text = " ".join(self.expression.split())
-        fields = tuple(_ALIASES.get(text.lower(), text).split(" "))
+        fields = tuple(
+            _single_value_ranges(part) for part in _ALIASES.get(text.lower(), text).split(" ")
+        )
         if len(fields) not in (5, 6):
             raise ValueError(
                 f"cron expression {self.expression!r} has {len(fields)} fields; use 5 "
@@ -93,6 +97,15 @@ class CronSchedule:
     def follows_wall_clock(self) -> bool:
         """True when the hour field starts with ``*``: see the module's DST rules."""
         return self._fields[2 if self.has_seconds else 1].startswith("*")
+
+    @property
+    def days_or(self) -> bool:
+        """True when a day must match day-of-month OR day-of-week (both restricted).
+
+        As in cron: when either field starts with ``*`` (``*``, ``*/2``) both must match.
+        """
+        day, weekday = self._fields[-3], self._fields[-1]
+        return not (day.startswith("*") or weekday.startswith("*"))
 
     @property
     def normalized(self) -> str:
@@ -163,6 +176,7 @@ def _next_cron(schedule: CronSchedule, after: datetime) -> datetime:
         schedule.normalized,
         start - _ONE_SECOND,
         ret_type=datetime,
+        day_or=schedule.days_or,
         second_at_beginning=schedule.has_seconds,
     )
     best: datetime | None = None
@@ -175,6 +189,11 @@ def _next_cron(schedule: CronSchedule, after: datetime) -> datetime:
                 limit = _search_limit(best, after, zone)
         if best is not None and wall >= limit:
             return best
+
+
+def _single_value_ranges(field: str) -> str:
+    # croniter reads a range of one value ("5-5") as "*"; say the value itself instead.
+    return ",".join(_ONE_VALUE_RANGE.sub(r"\1", part) for part in field.split(","))
 
 
 def _first_wall(schedule: CronSchedule, after: datetime) -> datetime:
