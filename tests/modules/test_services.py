@@ -80,6 +80,16 @@ async def test_unique_violation_is_a_conflict(service: BrandModuleService) -> No
     assert [b["name"] for b in await service.list_brands()] == ["Acme"]
 
 
+async def test_create_rejects_non_mappings_and_fills_a_null_id(
+    service: BrandModuleService,
+) -> None:
+    for bad in ([5], ["name"], [None]):
+        with pytest.raises(ValidationError, match="must be a mapping"):
+            await service.create_brands(bad)
+    brand = await service.create_brands({"id": None, "name": "no id yet"})
+    assert brand["id"].startswith("brand_")
+
+
 async def test_unknown_field_on_create_names_model_and_field(service: BrandModuleService) -> None:
     with pytest.raises(ValidationError, match="Brand has no field 'colour'") as caught:
         await service.create_brands({"name": "Acme", "colour": "red"})

@@ -69,7 +69,8 @@ def build_rows(info: ModelInfo, dialect: Dialect, items: Sequence[Any], now: dat
 def _build(info: ModelInfo, plan: _Plan, items: Sequence[Any], now: datetime) -> Rows:
     stamp = utc_iso(now)
     base = {**plan.base, "created_at": stamp, "updated_at": stamp}
-    fresh = iter(new_ids(info.id_prefix, sum(1 for item in items if "id" not in item)))
+    wanted = sum(1 for item in items if type(item) is not dict or item.get("id") is None)
+    fresh = iter(new_ids(info.id_prefix, wanted))
     rows = Rows([])
     always = bool(plan.callables)
     for index, item in enumerate(items):
@@ -77,7 +78,7 @@ def _build(info: ModelInfo, plan: _Plan, items: Sequence[Any], now: datetime) ->
             _reject(info, item)
         record = base.copy()
         record.update(item)
-        if "id" not in item:
+        if record["id"] is None:
             record["id"] = next(fresh)
         if always or not plan.special.isdisjoint(item):
             param = _fill_special(info, plan, item, record)
