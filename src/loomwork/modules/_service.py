@@ -99,7 +99,9 @@ class ModuleService:
                 raise ConflictError(
                     f"{info.name}: the write breaks a database constraint: {error.orig}"
                 ) from error
-            sink = current_event_sink() or self._event_sink
+            sink = current_event_sink()
+            if sink is None:
+                sink = self._event_sink
             if sink is not None:
                 tx.stage(sink, _events(info, changes, event_metadata))
         return result
