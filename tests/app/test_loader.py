@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import io
+import json
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -281,3 +282,25 @@ async def test_postgres_start_refuses_unapplied_migrations(
         assert await container.resolve("wishlist").list_wishlist_items() == []
     finally:
         await close_container(container)
+
+
+async def test_json_logs_carry_no_secrets(tmp_path: Path) -> None:
+    root = make_project(
+        tmp_path / "quiet",
+        {},
+        "[http]\nadmin_token = 'tok-do-not-log'\n[modules]\n[logging]\nlevel = 'debug'\n",
+    )
+    logs = io.StringIO()
+    env = {
+        "LOOMWORK_LOGGING_JSON": "true",
+        "LOOMWORK_DATABASE_URL": "postgresql://u:pw-do-not-log@h/d",
+    }
+    app = App(root, environ=env, log_stream=logs)
+    # Nothing connects to the database here: the project has no modules to migrate.
+    await close_container(await app.open())
+    lines = [json.loads(line) for line in logs.getvalue().splitlines()]
+    dump = next(line for line in lines if line["message"].startswith("configuration:"))
+    assert dump["level"] == "DEBUG"
+    text = logs.getvalue()
+    assert "tok-do-not-log" not in text
+    assert "pw-do-not-log" not in text
