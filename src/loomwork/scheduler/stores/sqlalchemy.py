@@ -2,7 +2,7 @@
 
 One table, ``<prefix>job_runs``, whose primary key ``(job, fire_time)`` is the unique key
 that lets exactly one instance claim a tick: a claim is ``INSERT ... ON CONFLICT DO
-NOTHING`` and the caller whose row went in (rowcount 1) runs the tick.
+NOTHING`` and the caller whose row went in runs the tick.
 
 Claims of one job are serialised so that the overlap and limit checks see every earlier
 claim: on PostgreSQL the claim transaction first takes an advisory lock on the job name
@@ -151,11 +151,14 @@ class SqlAlchemyScheduleStore(ScheduleStore):
                     outcome,
                     finished_at=run.started_at,
                 )
-            statement = self._insert(self.table).on_conflict_do_nothing(
-                index_elements=["job", "fire_time"]
+            # RETURNING rather than rowcount: some drivers report -1 for this statement.
+            statement = (
+                self._insert(self.table)
+                .on_conflict_do_nothing(index_elements=["job", "fire_time"])
+                .returning(self.table.c.job)
             )
-            inserted = conn.execute(statement, _values(run)).rowcount
-            return run if inserted == 1 else None
+            inserted = conn.execute(statement, _values(run)).first()
+            return run if inserted is not None else None
 
     @override
     async def start_manual(
