@@ -32,6 +32,7 @@ def test_release_returns_staged_events_in_emit_order_and_empties_the_buffer() ->
     staged.emit([second, third])
 
     assert len(staged) == 3
+    assert StagedEvents()  # empty but truthy, so `current_event_sink() or x` keeps it
     assert staged.release() == [first, second, third]
     assert staged.release() == []
     assert len(staged) == 0

@@ -60,6 +60,11 @@ class StagedEvents:
     def __len__(self) -> int:
         return len(self._events)
 
+    def __bool__(self) -> bool:
+        # A sink with nothing staged yet is still a sink: ``current_event_sink() or
+        # fallback`` must not skip it.
+        return True
+
 
 class BusEventSink:
     """Publishes emitted events on ``bus`` from sync code.
