@@ -23,6 +23,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from importlib.metadata import version
@@ -37,6 +38,7 @@ PY = sys.executable
 DBOS_VERSION = "3.4.0"
 DBOS_PG_URL = "postgresql://postgres@127.0.0.1:5432/dbos_bench"
 BRAND_NS = (1_000, 10_000, 100_000)
+DBOS_SEGMENTS = 4
 RESULTS_JSON = HERE / "results" / "workflows.json"
 RESULTS_MD = HERE / "RESULTS.md"
 
@@ -181,15 +183,22 @@ def plan(quick: bool) -> list[list[Job]]:
         groups.append(
             [ours(f"brand-paired/{bn}/memory", "brand", "memory", "--n", str(bn), *paired)]
         )
-    dn = "100" if quick else "1000"
+    # Disk-bound rows depend on the fsync latency of the moment, which other processes'
+    # I/O moves by 10x within minutes: each side's 1,000 runs go in segments, alternating
+    # with the other side's, so both see the same disk.
+    segments = 2 if quick else DBOS_SEGMENTS
+    dn = str((100 if quick else 1000) // segments)
     chain = ["--n", dn, "--warmup", "20", "--rounds", "1"]
     for sc, dbos_sc in (("chain", "happy"), ("chain_fail", "fail")):
         extra = ["--steps", "3"] if sc == "chain" else []
         pg_stores = ("postgres", "postgres-async")
         for db, stores in (("sqlite", ("sqlite", "sqlite-full")), (DBOS_PG_URL, pg_stores)):
             label = "sqlite" if db == "sqlite" else "postgres"
-            group = [ours(f"{sc}/{store}", sc, store, *chain, *extra) for store in stores]
-            group.append(dbos(f"dbos:{sc}/{label}", db, "--n", dn, "--scenario", dbos_sc, *extra))
+            pair = [ours(f"{sc}/{store}", sc, store, *chain, *extra) for store in stores]
+            pair.append(dbos(f"dbos:{sc}/{label}", db, "--n", dn, "--scenario", dbos_sc, *extra))
+            group: list[Job] = []
+            for segment in range(segments):
+                group += pair if segment % 2 == 0 else pair[::-1]
             groups.append(group)
     groups.extend(scaling_groups(quick))
     return groups
@@ -246,6 +255,8 @@ def export_ref(ref: str) -> dict[str, str]:
 
 
 def run_job(job: Job) -> dict[str, Any]:
+    disk = on_disk(job)
+    fsync_before = fsync_ms() if disk else None
     meter = CpuMeter()
     started = time.perf_counter()
     paths = [SOURCE["path"]] if SOURCE and job.side == "loomwork" else []
@@ -265,13 +276,14 @@ def run_job(job: Job) -> dict[str, Any]:
     else:
         result = lines[-1]
     result["other_procs_cpu_cores"] = meter.other_cores()
+    if disk:
+        result["fsync_ms"] = [fsync_before, fsync_ms()]
     result["wall_s"] = round(wall, 2)
     return result
 
 
 def run_plan(groups: list[list[Job]], passes: int) -> list[Job]:
-    jobs = [job for group in groups for job in group]
-    total = len(jobs) * passes
+    total = sum(len(group) for group in groups) * passes
     done = 0
     for p in range(passes):
         for g, group in enumerate(groups):
@@ -281,7 +293,30 @@ def run_plan(groups: list[list[Job]], passes: int) -> list[Job]:
                 done += 1
                 log(f"[{done}/{total}] {job.key} ...")
                 job.results.append(run_job(job))
-    return jobs
+    unique = {id(job): job for group in groups for job in group}
+    return list(unique.values())
+
+
+def fsync_ms() -> float:
+    """Median latency of a small write + fsync in the temp directory both sides use."""
+    base = os.environ.get("BENCH_TMP", tempfile.gettempdir())
+    lat = []
+    with tempfile.NamedTemporaryFile(dir=base) as handle:
+        for _ in range(15):
+            start = time.perf_counter()
+            handle.write(b"x" * 512)
+            handle.flush()
+            os.fsync(handle.fileno())
+            lat.append(time.perf_counter() - start)
+    return round(statistics.median(lat) * 1e3, 2)
+
+
+def on_disk(job: Job) -> bool:
+    if job.side == "dbos":
+        return True
+    if "--store" not in job.argv:
+        return False
+    return job.argv[job.argv.index("--store") + 1].startswith(("sqlite", "postgres"))
 
 
 # --------------------------------------------------------------------------- summary
@@ -535,8 +570,8 @@ def ab_section(by: dict[str, Job]) -> str:
         "row named (store rows against Medusa `store: true`, disk rows against Medusa "
         "without store).\n",
         "| scenario | side | store | N x rounds | p50 | p99 | mean | per step (mean) | "
-        "peak RSS MB | other CPU | ratio p50 |",
-        "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "peak RSS MB | other CPU | disk fsync ms | ratio p50 |",
+        "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for sc in ("happy", "fail"):
         for side, store, key, vs in AB_ROWS:
@@ -552,7 +587,7 @@ def ab_section(by: dict[str, Job]) -> str:
                 f"{fmt(p50)} | {fmt(metric(job, 'latency.p99_us'))} | "
                 f"{fmt(metric(job, 'per_wf_us'))} | {fmt(metric(job, 'per_step_us'))} | "
                 f"{fmt(metric(job, 'peak_rss_mb'))} | "
-                f"{fmt(metric(job, 'other_procs_cpu_cores'), 2)} | "
+                f"{fmt(metric(job, 'other_procs_cpu_cores'), 2)} | {fsync_text(job)} | "
                 f"{fmt_ratio(r) if r is not None else ''} |"
             )
     out.append("")
@@ -645,14 +680,17 @@ def brand_section(by: dict[str, Job]) -> str:
 def dbos_section(by: dict[str, Job]) -> str:
     out = [
         "## Durable runs against DBOS (DBOS's scenarios)\n",
-        "1,000 sequential runs after 20 warm-up runs, one round. `chain`: 3 steps of `x + 1` "
+        f"1,000 sequential runs per side, in {DBOS_SEGMENTS} segments of "
+        f"{1000 // DBOS_SEGMENTS} that alternate with the other side's (each segment a fresh "
+        "process and a fresh database, after 20 warm-up runs); p50, p99 and mean are the "
+        "median over the segments. `chain`: 3 steps of `x + 1` "
         "(plain `def`, explicit run ids, as DBOS's `SetWorkflowID`). `chain_fail`: s1, s2, s3 "
         "raises; compensations c3 -> c2 -> c1 (DBOS: a hand-written saga whose compensations "
         "are checkpointed steps; loomwork: the engine's compensation). Per run, in ms. "
         "`DBOS / ours` = DBOS p50 over ours (higher is better for us).\n",
         "| scenario | database | side | durability | p50 ms | p99 ms | mean ms | peak RSS MB "
-        "| other CPU | DBOS / ours (p50) |",
-        "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| other CPU | disk fsync ms | DBOS / ours (p50) |",
+        "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     rows = (
         ("sqlite", "loomwork", "WAL, synchronous=NORMAL", "{sc}/sqlite"),
@@ -683,10 +721,18 @@ def dbos_section(by: dict[str, Job]) -> str:
             out.append(
                 f"| {sc} | {db} | {side} | {durability} | {fmt(p50, 3)} | {fmt(p99, 3)} | "
                 f"{fmt(mean, 3)} | {fmt(metric(job, 'peak_rss_mb'))} | "
-                f"{fmt(metric(job, 'other_procs_cpu_cores'), 2)} | "
+                f"{fmt(metric(job, 'other_procs_cpu_cores'), 2)} | {fsync_text(job)} | "
                 f"{'' if r is None else f'{r:.1f}x'} |"
             )
     return "\n".join(out) + "\n"
+
+
+def fsync_text(job: Job) -> str:
+    """The disk's fsync latency around the job's runs: median (min-max) over probes."""
+    values = [v for r in job.results for v in r.get("fsync_ms") or () if v is not None]
+    if not values:
+        return ""
+    return f"{statistics.median(values):.1f} ({min(values):.1f}-{max(values):.1f})"
 
 
 def _ms(us: float | None) -> float | None:
@@ -769,6 +815,11 @@ METHOD = """## How to read this
 - Ours and the peer scenario it mirrors run back to back; the order alternates from pair to
   pair. `other CPU` is the CPU other processes used while that job ran (from `/proc/stat`),
   in cores of the 2: the machine is shared, so compare p50s and same-run ratios, not means.
+- `disk fsync ms`: the latency of one small write + fsync in the temp directory, probed
+  before and after each disk-bound job (median, min-max). On this shared disk it moves
+  between about 1 and 30 ms with other processes' I/O, and an fsync-bound run (SQLite
+  `synchronous=FULL`, PostgreSQL `synchronous_commit=on`) costs a few of them: compare such
+  rows only with rows that saw the same fsync latency.
 - Mean (`total / N`) includes the tail: garbage collection, WAL checkpoints and stalls from
   other processes. p50 is the steady per-run cost.
 - The memory rows never serialise: a workflow without `store=True` keeps its state in the
