@@ -14,6 +14,7 @@ from loomwork.events import RetryPolicy, Subscriber
 def test_public_names() -> None:
     assert sorted(loomwork.events.__all__) == [
         "BusEventSink",
+        "ContextEventSink",
         "DeadLetter",
         "Event",
         "EventBus",
@@ -28,6 +29,8 @@ def test_public_names() -> None:
         "load_event",
         "load_subscribers",
         "new_event_id",
+        "reset_event_sink",
+        "set_event_sink",
         "use_event_sink",
     ]
 

@@ -9,9 +9,12 @@ from loomwork.events._loading import load_subscribers
 from loomwork.events._port import DeadLetter, EventBus
 from loomwork.events._staging import (
     BusEventSink,
+    ContextEventSink,
     EventSink,
     StagedEvents,
     current_event_sink,
+    reset_event_sink,
+    set_event_sink,
     use_event_sink,
 )
 from loomwork.events._subscriber import Handler, RetryPolicy, Subscriber
@@ -19,6 +22,7 @@ from loomwork.events.local import LocalEventBus
 
 __all__ = [
     "BusEventSink",
+    "ContextEventSink",
     "DeadLetter",
     "Event",
     "EventBus",
@@ -33,5 +37,7 @@ __all__ = [
     "load_event",
     "load_subscribers",
     "new_event_id",
+    "reset_event_sink",
+    "set_event_sink",
     "use_event_sink",
 ]

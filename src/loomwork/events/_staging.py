@@ -13,7 +13,7 @@ import asyncio
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import Protocol, runtime_checkable
 
 from loomwork.errors import ConflictError
@@ -120,6 +120,39 @@ class BusEventSink:
 
 
 _current_sink: ContextVar[EventSink | None] = ContextVar("loomwork_event_sink", default=None)
+
+
+class ContextEventSink:
+    """Emits to the current sink if one is chosen, otherwise to ``fallback``.
+
+    Give this to data services: inside a workflow step their events are staged with the
+    run (the engine makes the step's sink current); elsewhere they go to ``fallback``
+    (usually a :class:`BusEventSink`).
+    """
+
+    __slots__ = ("fallback",)
+
+    def __init__(self, fallback: EventSink | None) -> None:
+        self.fallback = fallback
+
+    def emit(self, events: Sequence[Event]) -> None:
+        """Hand ``events`` to the current sink, or to the fallback."""
+        sink = _current_sink.get() or self.fallback
+        if sink is not None:
+            sink.emit(events)
+
+
+def set_event_sink(sink: EventSink | None) -> Token[EventSink | None]:
+    """Make ``sink`` current until :func:`reset_event_sink`.
+
+    A cheaper :func:`use_event_sink` for hot paths.
+    """
+    return _current_sink.set(sink)
+
+
+def reset_event_sink(token: Token[EventSink | None]) -> None:
+    """Undo the :func:`set_event_sink` that returned ``token``."""
+    _current_sink.reset(token)
 
 
 def current_event_sink() -> EventSink | None:

@@ -14,7 +14,13 @@ from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
 from loomwork.errors import PermanentStepFailure, RunCancelledError, StepTimeoutError
-from loomwork.events import Event, current_event_sink, use_event_sink
+from loomwork.events import (
+    Event,
+    current_event_sink,
+    reset_event_sink,
+    set_event_sink,
+    use_event_sink,
+)
 from loomwork.workflows._codec import decode, decode_error, encode, encode_error
 from loomwork.workflows._compensation import plan_compensation
 from loomwork.workflows._events import StepEvents, dump_events, load_events
@@ -193,8 +199,7 @@ class Execution:
             attempts += 1
             events = StepEvents()
             try:
-                with use_event_sink(events):
-                    response = await self._call(node, input, attempts, events)
+                response = await self._call(node, input, attempts, events)
             except PermanentStepFailure as error:
                 return await self.failed(node, error, error.compensate_input, attempts)
             except StepTimeoutError as error:
@@ -208,7 +213,13 @@ class Execution:
             return await self.succeeded(node, response, attempts, events=events.events)
 
     async def _call(self, node: StepNode, input: Any, attempt: int, events: StepEvents) -> Any:
-        ctx = self.step_context(node, attempt, events)
+        token = set_event_sink(events)  # services called by the step stage their events here
+        try:
+            return await self._invoke_step(node, input, self.step_context(node, attempt, events))
+        finally:
+            reset_event_sink(token)
+
+    async def _invoke_step(self, node: StepNode, input: Any, ctx: StepContext) -> Any:
         limit = self._time_limit(node)
         if not node.invoke_is_async:
             started = time.monotonic()
