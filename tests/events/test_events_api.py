@@ -14,7 +14,6 @@ from loomwork.events import RetryPolicy, Subscriber
 def test_public_names() -> None:
     assert sorted(loomwork.events.__all__) == [
         "BusEventSink",
-        "ContextEventSink",
         "DeadLetter",
         "Event",
         "EventBus",

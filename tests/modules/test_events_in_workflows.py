@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from loomwork.container import Container
-from loomwork.events import BusEventSink, ContextEventSink, Event, LocalEventBus, Subscriber
+from loomwork.events import BusEventSink, Event, LocalEventBus, Subscriber
 from loomwork.workflows import StepContext, StepResponse, create_step, create_workflow
 
 from .fixtures.brand import module
@@ -27,8 +27,8 @@ async def container(engine: sa.Engine) -> AsyncIterator[Container]:
     bus = LocalEventBus()
     bus.subscribe(Subscriber(record, "*", subscriber_id="brand-recorder"))
     await bus.start()
-    sink = ContextEventSink(BusEventSink(bus))
-    service = module.create_service(engine, event_sink=sink)
+    # Inside a step the service stages its events with the run; elsewhere they go here.
+    service = module.create_service(engine, event_sink=BusEventSink(bus))
     yield Container({"brand": service, "event_bus": bus})
     await bus.stop()
 

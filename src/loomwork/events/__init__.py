@@ -9,7 +9,6 @@ from loomwork.events._loading import load_subscribers
 from loomwork.events._port import DeadLetter, EventBus
 from loomwork.events._staging import (
     BusEventSink,
-    ContextEventSink,
     EventSink,
     StagedEvents,
     current_event_sink,
@@ -22,7 +21,6 @@ from loomwork.events.local import LocalEventBus
 
 __all__ = [
     "BusEventSink",
-    "ContextEventSink",
     "DeadLetter",
     "Event",
     "EventBus",

@@ -122,26 +122,6 @@ class BusEventSink:
 _current_sink: ContextVar[EventSink | None] = ContextVar("loomwork_event_sink", default=None)
 
 
-class ContextEventSink:
-    """Emits to the current sink if one is chosen, otherwise to ``fallback``.
-
-    Give this to data services: inside a workflow step their events are staged with the
-    run (the engine makes the step's sink current); elsewhere they go to ``fallback``
-    (usually a :class:`BusEventSink`).
-    """
-
-    __slots__ = ("fallback",)
-
-    def __init__(self, fallback: EventSink | None) -> None:
-        self.fallback = fallback
-
-    def emit(self, events: Sequence[Event]) -> None:
-        """Hand ``events`` to the current sink, or to the fallback."""
-        sink = _current_sink.get() or self.fallback
-        if sink is not None:
-            sink.emit(events)
-
-
 def set_event_sink(sink: EventSink | None) -> Token[EventSink | None]:
     """Make ``sink`` current until :func:`reset_event_sink`.
 
