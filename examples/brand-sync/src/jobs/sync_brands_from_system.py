@@ -10,6 +10,9 @@ from ..workflows.sync_brands_from_system import sync_brands_from_system
 config = {
     "name": "sync-brands-from-system",
     "schedule": "* * * * *",
+    # A tick while a run still goes is skipped (and recorded); the sync's own lock also
+    # refuses a manual run started meanwhile.
+    "overlap": "skip",
 }
 
 

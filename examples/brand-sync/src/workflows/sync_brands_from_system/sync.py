@@ -42,6 +42,8 @@ from .workflow import sync_brands_from_system_workflow
 logger = logging.getLogger("brand_sync.pull")
 
 SYNC_NAME = "system"
+PROGRESS_EVERY = 20
+"""Pages between two progress lines in the log on long syncs."""
 
 
 @dataclass(slots=True)
@@ -132,6 +134,15 @@ async def _run_pages(
             input=page_input, transaction_id=page_transaction_id(report.run_id, page_no, cursor)
         )
         report.add_page(run.result)
+        if report.pages % PROGRESS_EVERY == 0:
+            logger.info(
+                "brand sync %s: %d pages, %d created, %d updated, %d deleted so far",
+                report.run_id,
+                report.pages,
+                report.created,
+                report.updated,
+                report.deleted,
+            )
         renew_lock(service.engine, SYNC_NAME, holder, service.options.lock_seconds)
         cursor = run.result["next_cursor"]
         if cursor is None:
