@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -86,3 +87,10 @@ class FlakyStore(MemoryScheduleStore):
             return await attribute(*args, **kwargs)
 
         return call
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Yield to other tasks until ``condition()`` holds (the test timeout bounds it)."""
+    # The condition is other tasks' state, with no event to wait on: yielding is the wait.
+    while not condition():  # noqa: ASYNC110
+        await asyncio.sleep(0)

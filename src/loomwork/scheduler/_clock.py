@@ -96,6 +96,11 @@ class ManualClock:
         """How many callers are parked in :meth:`sleep_until` right now."""
         return len(self._sleepers)
 
+    @property
+    def deadlines(self) -> list[datetime]:
+        """When the parked callers want to wake, earliest first."""
+        return sorted(when for when, _ in self._sleepers)
+
     async def wait_for_sleepers(self, count: int = 1) -> None:
         """Wait until at least ``count`` callers are parked in :meth:`sleep_until`."""
         while len(self._sleepers) < count:
