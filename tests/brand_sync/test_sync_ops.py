@@ -8,8 +8,9 @@ import logging
 import pytest
 
 from loomwork.scheduler import CronSchedule, load_jobs
+from reference_brand_system import RunningServer
 
-from .conftest import App, brand, pull
+from .conftest import App, brand, build_app, close_app, pull
 from .helpers import delete_in_system, rename_in_system, seed, set_faults, system_brands
 from .project import PACKAGE, SRC
 
@@ -46,25 +47,30 @@ async def test_the_job_runs_the_sync_and_logs_the_seed_message(
 
 
 async def test_a_run_while_another_is_going_is_refused(
-    app: App, caplog: pytest.LogCaptureFixture
+    db_url: str, brand_system: RunningServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    seed(app.system, 30)
-    set_faults(app.system, latency_ms=150)
-    first = asyncio.create_task(pull.sync_brands_from_system(app.container))
-    await wait_for_lock(app)
+    seed(brand_system, 60)
+    set_faults(brand_system, latency_ms=600)
+    app = await build_app(db_url, brand_system, lock_seconds=0.2)
+    try:
+        first = asyncio.create_task(pull.sync_brands_from_system(app.container))
+        await wait_for_lock(app)
+        await asyncio.sleep(0.4)  # past the first lease: the running sync must have renewed it
 
-    with pytest.raises(brand.SyncAlreadyRunningError, match="already running") as refused:
-        await pull.sync_brands_from_system(app.container)
-    (job,) = load_jobs(SRC / "jobs", package=f"{PACKAGE}.jobs")
-    caplog.set_level(logging.INFO, logger="brand_sync.app")
-    await job.handler(app.container)  # type: ignore[misc]
+        with pytest.raises(brand.SyncAlreadyRunningError, match="already running") as refused:
+            await pull.sync_brands_from_system(app.container)
+        (job,) = load_jobs(SRC / "jobs", package=f"{PACKAGE}.jobs")
+        caplog.set_level(logging.INFO, logger="brand_sync.app")
+        await job.handler(app.container)  # type: ignore[misc]
 
-    report = await first
-    set_faults(app.system)
+        report = await first
+        set_faults(brand_system)
+        again = await pull.sync_brands_from_system(app.container)
+    finally:
+        await close_app(app)
     assert "wait for the running one to finish" in str(refused.value)
     assert any("already running" in record.getMessage() for record in caplog.records)
-    assert report.created == 30
-    again = await pull.sync_brands_from_system(app.container)
+    assert report.created == 60
     assert again.created == 0
 
 

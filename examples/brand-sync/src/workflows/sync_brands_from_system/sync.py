@@ -13,19 +13,24 @@ it stay committed and the next run continues after them.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import logging
 import os
 import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import sqlalchemy as sa
 from ulid import ULID
 
 from loomwork.container import Container
 from loomwork.workflows import WorkflowEngine
 
-from ...modules.brand import BRAND_MODULE, BrandModuleService
+from ...modules.brand import BRAND_MODULE, BrandModuleService, SyncAlreadyRunningError
 from ...modules.brand.sync_state import (
     PassStart,
     acquire_lock,
@@ -106,15 +111,33 @@ async def sync_brands_from_system(
     options = service.options
     run_id = f"run_{ULID()}"
     holder = owner or f"{socket.gethostname()}:{os.getpid()}:{run_id}"
-    acquire_lock(service.engine, SYNC_NAME, holder, options.lock_seconds)
-    try:
+    async with _holding_lock(service.engine, holder, options.lock_seconds):
         await _recover_interrupted_pages(container)
         start = begin_run(service.engine, SYNC_NAME, full=full, full_every=options.full_sync_every)
         report = SyncReport(run_id, start.full, start.resumed)
         await _run_pages(container, start, report, holder)
-    finally:
-        release_lock(service.engine, SYNC_NAME, holder)
     return report
+
+
+@asynccontextmanager
+async def _holding_lock(engine: sa.Engine, holder: str, lease: float) -> AsyncIterator[None]:
+    acquire_lock(engine, SYNC_NAME, holder, lease)
+    # A page can take longer than the lease (a long Retry-After, say): renew in the
+    # background so the lock only expires when this process is gone.
+    renewer = asyncio.create_task(_renew_forever(engine, holder, lease))
+    try:
+        yield
+    finally:
+        renewer.cancel()
+        with contextlib.suppress(asyncio.CancelledError, SyncAlreadyRunningError):
+            await renewer
+        release_lock(engine, SYNC_NAME, holder)
+
+
+async def _renew_forever(engine: sa.Engine, holder: str, lease: float) -> None:
+    while True:
+        await asyncio.sleep(lease / 3)
+        renew_lock(engine, SYNC_NAME, holder, lease)
 
 
 async def _run_pages(
