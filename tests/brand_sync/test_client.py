@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 
 from reference_brand_system import RunningServer
@@ -149,3 +150,18 @@ def test_repr_and_options_hide_the_api_key(brand_system: RunningServer) -> None:
     assert API_KEY not in repr(options)
     assert API_KEY not in str(options.model_dump())
     asyncio.run(made.aclose())
+
+
+async def test_timeouts_are_retried_and_reported_with_their_cause(
+    brand_system: RunningServer, sleep: RecordingSleep
+) -> None:
+    set_faults(brand_system, latency_ms=300)
+    retry = brand.RetryPolicy(max_attempts=3, backoff_base=0.01, backoff_cap=0.02)
+    async with brand.BrandSystemClient(
+        brand_system.base_url, API_KEY, timeout=0.05, retry=retry, sleep=sleep
+    ) as slow:
+        with pytest.raises(brand.BrandSystemError, match="ReadTimeout") as failure:
+            await slow.fetch_page()
+    assert failure.value.attempts == 3
+    assert len(sleep.waits) == 2
+    assert isinstance(failure.value.__cause__.__cause__, httpx.TimeoutException)
