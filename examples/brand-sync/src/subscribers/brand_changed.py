@@ -11,8 +11,8 @@ from typing import Any
 
 from loomwork.events import Event
 
+from ..modules.brand.origin import caused_by_sync
 from ..workflows.push_brand_to_system import push_brand_to_system_workflow
-from ..workflows.sync_brands_from_system.steps._common import SYNC_SOURCE
 
 logger = logging.getLogger("brand_sync.push")
 
@@ -24,7 +24,7 @@ config = {
 
 async def handler(event: Event, container: Any) -> None:
     """Run ``push-brand-to-system`` for the brand, once per event id."""
-    if event.metadata.get("source") == SYNC_SOURCE:
+    if caused_by_sync(event.metadata):
         return
     run = await push_brand_to_system_workflow(container).run(
         input={"id": event.data["id"]}, transaction_id=f"push:{event.id}"

@@ -18,11 +18,14 @@ from .client import BrandPage, BrandSystemClient, RetryPolicy
 from .errors import BrandSystemError, BrandSystemNotFound, SyncAlreadyRunningError
 from .models import Brand, QuarantinedRecord, SyncState
 from .options import BrandModuleOptions
+from .origin import SYNC_METADATA, SYNC_SOURCE, caused_by_sync
 from .records import BadRecord, SystemBrand
 from .service import BrandModuleService
 
 __all__ = [
     "BRAND_MODULE",
+    "SYNC_METADATA",
+    "SYNC_SOURCE",
     "BadRecord",
     "Brand",
     "BrandModuleOptions",
@@ -36,6 +39,7 @@ __all__ = [
     "SyncAlreadyRunningError",
     "SyncState",
     "SystemBrand",
+    "caused_by_sync",
     "module",
 ]
 

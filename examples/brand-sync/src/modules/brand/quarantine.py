@@ -6,7 +6,7 @@ reason, payload, ``last_seen_at``); a record that later syncs has its row remove
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,7 +51,7 @@ async def record_quarantine(
     bad: Sequence[BadRecord],
     resolved_ids: Sequence[str],
     *,
-    event_metadata: dict[str, Any] | None = None,
+    event_metadata: Mapping[str, Any] | None = None,
 ) -> QuarantineChange:
     """Quarantine ``bad`` records and release the rows of records that now synced."""
     new_keys = {quarantine_key(source, record.record_id): record for record in bad}
@@ -90,7 +90,7 @@ async def undo_quarantine(
     service: BrandModuleService,
     change: dict[str, Any],
     *,
-    event_metadata: dict[str, Any] | None = None,
+    event_metadata: Mapping[str, Any] | None = None,
 ) -> None:
     """Undo a :func:`record_quarantine` from its :meth:`QuarantineChange.as_dict`."""
     previous: list[dict[str, Any]] = change["previous"]

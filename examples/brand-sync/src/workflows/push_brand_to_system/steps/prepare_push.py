@@ -7,7 +7,7 @@ from typing import Any
 from loomwork.errors import NotFoundError
 from loomwork.workflows import StepContext, StepResponse, create_step
 
-from ...sync_brands_from_system.steps._common import brand_service
+from ..._context import brand_service
 
 PUSH_FIELDS = ("id", "name", "external_id", "synced_name", "system_updated_at", "deleted_at")
 

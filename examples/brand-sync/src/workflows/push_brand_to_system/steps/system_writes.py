@@ -7,7 +7,7 @@ from typing import Any
 from loomwork.workflows import StepContext, StepResponse, create_step
 
 from ....modules.brand.records import dump_brand
-from ...sync_brands_from_system.steps._common import brand_service
+from ..._context import brand_service
 
 
 async def create_in_system(brand: dict[str, Any], ctx: StepContext) -> StepResponse[Any]:

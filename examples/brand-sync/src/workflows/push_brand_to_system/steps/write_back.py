@@ -6,7 +6,8 @@ from typing import Any
 
 from loomwork.workflows import StepContext, StepResponse, create_step
 
-from ...sync_brands_from_system.steps._common import SYNC_METADATA, brand_service
+from ....modules.brand.origin import SYNC_METADATA
+from ..._context import brand_service
 
 MARKER_FIELDS = ("id", "external_id", "synced_name", "system_updated_at")
 

@@ -8,7 +8,7 @@ from typing import Any
 from loomwork.workflows import StepContext, StepResponse, create_step
 
 from ....modules.brand.sync_state import advance
-from ._common import brand_service
+from ..._context import brand_service
 
 
 async def advance_sync_state(input: dict[str, Any], ctx: StepContext) -> StepResponse[bool]:

@@ -6,7 +6,8 @@ from typing import Any
 
 from loomwork.workflows import StepContext, StepResponse, create_step
 
-from ._common import SYNC_METADATA, brand_service
+from ....modules.brand.origin import SYNC_METADATA
+from ..._context import brand_service
 
 
 async def create_brands(

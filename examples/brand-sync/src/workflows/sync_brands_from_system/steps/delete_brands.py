@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from loomwork.workflows import StepContext, StepResponse, create_step
 
-from ._common import SYNC_METADATA, brand_service
+from ....modules.brand.origin import SYNC_METADATA
+from ..._context import brand_service
 
 
 async def soft_delete_brands(ids: list[str], ctx: StepContext) -> StepResponse[list[str]]:

@@ -9,8 +9,8 @@ from loomwork.workflows import StepContext, StepResponse, create_step
 
 from ....modules.brand import BrandModuleService
 from ....modules.brand.records import SystemBrand, load_brand
+from ..._context import brand_service
 from ..plan import STORE_FIELDS, store_row_filters
-from ._common import brand_service
 
 
 async def find_store_rows(

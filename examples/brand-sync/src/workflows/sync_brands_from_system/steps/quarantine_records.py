@@ -6,9 +6,10 @@ from typing import Any
 
 from loomwork.workflows import StepContext, StepResponse, create_step
 
+from ....modules.brand.origin import SYNC_METADATA, SYNC_SOURCE
 from ....modules.brand.quarantine import record_quarantine, undo_quarantine
 from ....modules.brand.records import BadRecord
-from ._common import SYNC_METADATA, SYNC_SOURCE, brand_service
+from ..._context import brand_service
 
 
 async def quarantine_records(input: dict[str, Any], ctx: StepContext) -> StepResponse[int]:

@@ -8,7 +8,7 @@ from typing import Any
 from loomwork.workflows import StepContext, StepResponse, create_step
 
 from ....modules.brand.records import dump_brand
-from ._common import brand_service
+from ..._context import brand_service
 
 
 async def retrieve_brands_from_system(
