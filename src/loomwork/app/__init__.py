@@ -29,7 +29,13 @@ from loomwork.app._config import (
     WorkflowsConfig,
     load_config,
 )
-from loomwork.app._container import BUILTIN_KEYS, build_container, close_container, instance_id
+from loomwork.app._container import (
+    BUILTIN_KEYS,
+    build_container,
+    close_container,
+    instance_id,
+    prepare_database,
+)
 from loomwork.app._logging import JsonFormatter, TextFormatter, configure_logging
 from loomwork.app._migrations import apply_migrations, ensure_migrated, pending_modules
 from loomwork.app._project import Project, load_project, project_package
@@ -63,5 +69,6 @@ __all__ = [
     "load_config",
     "load_project",
     "pending_modules",
+    "prepare_database",
     "project_package",
 ]

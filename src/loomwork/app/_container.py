@@ -35,7 +35,13 @@ from loomwork.scheduler.stores.sqlalchemy import SqlAlchemyScheduleStore
 from loomwork.workflows import WorkflowEngine
 from loomwork.workflows.stores.sqlalchemy import SqlAlchemyStore
 
-__all__ = ["BUILTIN_KEYS", "build_container", "close_container", "instance_id"]
+__all__ = [
+    "BUILTIN_KEYS",
+    "build_container",
+    "close_container",
+    "instance_id",
+    "prepare_database",
+]
 
 BUILTIN_KEYS = (
     "logger",

@@ -12,6 +12,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 
 import sqlalchemy as sa
 import typer
+from redis.exceptions import RedisError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -64,8 +65,12 @@ _HINTS: list[tuple[type[BaseException], str]] = [
     (ValidationError, "correct the input named above"),
     (ConflictError, "the record is busy or already in that state; check it and try again"),
     (sa.exc.OperationalError, "is the database running and [database] url right?"),
+    (RedisError, "is Redis running and [redis] url right?"),
     (OSError, "check the path and permissions"),
 ]
+
+
+_EXPECTED = (LoomworkError, sa.exc.OperationalError, RedisError, OSError)
 
 
 def fail(message: str, hint: str | None = None, code: int = 1) -> NoReturn:
@@ -94,7 +99,7 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run ``coroutine``; expected errors end the command with a message, not a traceback."""
     try:
         return asyncio.run(coroutine)
-    except (LoomworkError, sa.exc.OperationalError, OSError) as error:
+    except _EXPECTED as error:
         report(error)
 
 
@@ -102,7 +107,7 @@ def attempt(work: Callable[[], T]) -> T:
     """Call ``work``; expected errors end the command with a message, not a traceback."""
     try:
         return work()
-    except (LoomworkError, sa.exc.OperationalError, OSError) as error:
+    except _EXPECTED as error:
         report(error)
 
 

@@ -8,8 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from loomwork.app import load_config, load_project
-from loomwork.app._container import prepare_database
+from loomwork.app import load_config, load_project, prepare_database
 from loomwork.cli._common import (
     JsonOption,
     ProjectOption,

@@ -11,8 +11,14 @@ from typing import Annotated, Any
 
 import typer
 
-from loomwork.app import App, WorkerMode, apply_migrations, load_config, load_project
-from loomwork.app._container import prepare_database
+from loomwork.app import (
+    App,
+    WorkerMode,
+    apply_migrations,
+    load_config,
+    load_project,
+    prepare_database,
+)
 from loomwork.cli._common import ProjectOption, attempt, console, fail, open_project, run
 from loomwork.cli._scaffold import scaffold
 from loomwork.errors import DefinitionError
