@@ -151,26 +151,31 @@ async def _run_pages(
             "pass_id": start.pass_id,
             "page_no": page_no,
             "cursor": cursor,
-            "updated_since": _iso_or_none(start, page_no),
+            # Only a pass's first page starts from the watermark; cursors carry on from it.
+            "updated_since": _since(start) if cursor is None else None,
         }
         run = await sync_brands_from_system_workflow(container).run(
             input=page_input, transaction_id=page_transaction_id(report.run_id, page_no, cursor)
         )
         report.add_page(run.result)
         if report.pages % PROGRESS_EVERY == 0:
-            logger.info(
-                "brand sync %s: %d pages, %d created, %d updated, %d deleted so far",
-                report.run_id,
-                report.pages,
-                report.created,
-                report.updated,
-                report.deleted,
-            )
+            _log_progress(report)
         renew_lock(service.engine, SYNC_NAME, holder, service.options.lock_seconds)
         cursor = run.result["next_cursor"]
         if cursor is None:
             return
         page_no += 1
+
+
+def _log_progress(report: SyncReport) -> None:
+    logger.info(
+        "brand sync %s: %d pages, %d created, %d updated, %d deleted so far",
+        report.run_id,
+        report.pages,
+        report.created,
+        report.updated,
+        report.deleted,
+    )
 
 
 def page_transaction_id(run_id: str, page_no: int, cursor: str | None) -> str:
@@ -188,10 +193,8 @@ async def _recover_interrupted_pages(container: Container) -> None:
             logger.info("recovered page run %s: %s", run.transaction.id, run.state.value)
 
 
-def _iso_or_none(start: PassStart, page_no: int) -> str | None:
-    if start.updated_since is None or page_no != start.page_no or start.cursor is not None:
-        return None
-    return start.updated_since.isoformat()
+def _since(start: PassStart) -> str | None:
+    return start.updated_since.isoformat() if start.updated_since is not None else None
 
 
 async def dry_run_brand_sync(container: Container, *, full: bool | None = None) -> DryRunPlan:
