@@ -19,6 +19,7 @@ from loomwork.events import LocalEventBus
 from loomwork.events.redis import RedisEventBus
 from loomwork.scheduler import JobConfigError, RunOutcome, Scheduler
 from loomwork.workflows import RunRecord, RunState, WorkflowEngine
+from loomwork.workflows.stores.sqlalchemy import SqlAlchemyStore
 
 from .conftest import PROJECT_NAME, free_port, make_project
 
@@ -304,3 +305,55 @@ async def test_json_logs_carry_no_secrets(tmp_path: Path) -> None:
     text = logs.getvalue()
     assert "tok-do-not-log" not in text
     assert "pw-do-not-log" not in text
+
+
+SLOW_RECOVERY = {
+    "src/workflows/slow.py": (
+        "import asyncio\n"
+        "from loomwork.workflows import StepResponse, WorkflowResponse, create_step, "
+        "create_workflow\n"
+        "async def crawl(input, ctx):\n"
+        "    ctx.container.resolve('logger').info('crawl started')\n"
+        "    await asyncio.sleep(1.0)\n"
+        "    return StepResponse('crawled')\n"
+        "crawl_step = create_step('crawl-app-test', crawl)\n"
+        "@create_workflow('app-test-slow-recovery', store=True)\n"
+        "def slow(input):\n"
+        "    return WorkflowResponse(crawl_step(input))\n"
+    ),
+}
+
+
+async def test_stop_lets_a_recovered_run_finish(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "slow", SLOW_RECOVERY, "[workflows]\npoll_interval = 0.1\n")
+    logs = io.StringIO()
+    app = App(root, environ={}, log_stream=logs)
+    container = await app.open()
+    engine: WorkflowEngine = container.resolve("workflow_engine")
+    await engine.store.create_run(
+        RunRecord(
+            "app-test-slow-recovery",
+            "orphan",
+            RunState.INVOKING,
+            owner="dead:2",
+            lease_until=1.0,
+            wake_at=1.0,
+            created_at=1.0,
+            updated_at=1.0,
+        ),
+        replace_finished=False,
+    )
+    await app.start("worker")
+
+    async def crawling() -> bool:
+        return "crawl started" in logs.getvalue()
+
+    await wait_for(crawling)
+    await app.stop()
+    store = SqlAlchemyStore(f"sqlite:///{root / '.loomwork' / 'app.sqlite'}")
+    try:
+        record = await store.load_run("app-test-slow-recovery", "orphan")
+    finally:
+        await store.close()
+    assert record is not None
+    assert record.state is RunState.DONE

@@ -160,12 +160,15 @@ class App:
         if self.container is None:
             return
         grace = self.config.worker.grace_period
+        began = time.monotonic()
         scheduler: Scheduler = self.container.resolve("scheduler")
         waits = [scheduler.stop(grace)] if scheduler.running else []
         if self._server is not None and self._server_task is not None:
             self._server.should_exit = True
             waits.append(_wait_task(self._server_task))
         await asyncio.gather(*waits)
+        left = max(0.0, grace - (time.monotonic() - began))
+        await _let_runs_finish(self.container.resolve("workflow_engine"), left)
         await close_container(self.container)
         self._server = self._server_task = None
         self.container = None
@@ -226,6 +229,20 @@ def _bind(host: str, port: int) -> socket.socket:
     listener.listen(2048)
     listener.set_inheritable(True)
     return listener
+
+
+async def _let_runs_finish(engine: WorkflowEngine, grace: float) -> None:
+    # Runs resumed by the engine's poll loop are not awaited by anything else; closing the
+    # engine cancels that loop, so give them the grace period first.
+    deadline = time.monotonic() + grace
+    while engine.runs.active and time.monotonic() < deadline:  # noqa: ASYNC110 - no event to await
+        await asyncio.sleep(0.05)
+    if engine.runs.active:
+        logger.warning(
+            "%d workflow run(s) still going after the grace period; they resume elsewhere "
+            "once their lease runs out",
+            len(engine.runs.active),
+        )
 
 
 async def _wait_task(task: asyncio.Task[None]) -> None:
