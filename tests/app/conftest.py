@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
@@ -86,3 +87,16 @@ def fresh_pg_url(pg_url: str) -> Iterator[str]:
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
+
+
+@pytest.fixture
+def redis_prefix(redis_url: str, unique_prefix: str) -> Iterator[str]:
+    """A Redis key prefix for one test; its keys are deleted afterwards."""
+    yield unique_prefix
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(client.scan_iter(match=f"{unique_prefix}*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()

@@ -53,6 +53,7 @@ async def handler(container):
 
 SLOW_WORKFLOW = """
 import asyncio, os
+from loomwork.events import Event
 from loomwork.workflows import StepResponse, WorkflowResponse, create_step, create_workflow
 
 def mark(line):
@@ -66,6 +67,7 @@ async def slow(input, ctx):
 
 async def finish(slow_pid, ctx):
     mark(f"finish {os.getpid()}")
+    ctx.events.emit([Event("fleet.synced", {"finished_by": os.getpid()})])
     return StepResponse({"slow_by": slow_pid, "finished_by": os.getpid()})
 
 slow_step = create_step("slow-step", slow)
@@ -74,6 +76,16 @@ finish_step = create_step("finish-step", finish)
 @create_workflow("slow-sync", store=True)
 def slow_sync(input):
     return WorkflowResponse(finish_step(slow_step(input)))
+"""
+
+SYNCED_SUBSCRIBER = """
+import os
+
+config = {"event": "fleet.synced"}
+
+async def handler(event, container):
+    with open(os.environ["MARK_LOG"], "a") as log:
+        log.write(f"event {os.getpid()} {event.data['finished_by']}\\n")
 """
 
 SETTINGS = """
@@ -151,17 +163,19 @@ def started_ticks(path: Path) -> int:
 
 @pytest.mark.slow
 @pytest.mark.postgres
+@pytest.mark.redis
 async def test_three_workers_on_postgres_tick_once_and_recover_a_killed_run(
-    tmp_path: Path, fresh_pg_url: str
+    tmp_path: Path, fresh_pg_url: str, redis_url: str, redis_prefix: str
 ) -> None:
     files = {
         "src/jobs/tick.py": TICK_JOB,
         "src/jobs/durable.py": DURABLE_JOB,
         "src/workflows/slow.py": SLOW_WORKFLOW,
+        "src/subscribers/on_synced.py": SYNCED_SUBSCRIBER,
     }
-    root = make_project(
-        tmp_path / "fleet", files, f'[database]\nurl = "{fresh_pg_url}"\n{SETTINGS}'
-    )
+    redis = f'[redis]\nurl = "{redis_url}"\nprefix = "{redis_prefix}"\n'
+    database = f'[database]\nurl = "{fresh_pg_url}"\n'
+    root = make_project(tmp_path / "fleet", files, database + redis + SETTINGS)
     tick_log, mark_log = tmp_path / "ticks.log", tmp_path / "marks.log"
     env = {"TICK_LOG": str(tick_log), "MARK_LOG": str(mark_log)}
     with instances(root, 3, [], env, tmp_path) as workers:
@@ -175,6 +189,7 @@ async def test_three_workers_on_postgres_tick_once_and_recover_a_killed_run(
         victim.kill()
         ticks_at_kill = started_ticks(tick_log)
         wait_until(lambda: "finish" in mark_log.read_text(), 30, "another worker to recover")
+        wait_until(lambda: "event" in mark_log.read_text(), 15, "the run's event on Redis")
         wait_until(
             lambda: started_ticks(tick_log) >= max(TICKS, ticks_at_kill + 3),
             30,
@@ -197,6 +212,10 @@ async def test_three_workers_on_postgres_tick_once_and_recover_a_killed_run(
     # The step in flight at the kill ran again on the recovering worker (at-least-once).
     assert json.loads(run.result_json or "null") == {"slow_by": finisher, "finished_by": finisher}
     assert marks.count("slow-start") == 2
+    # The run's event went out once, after it succeeded, to one worker of the group.
+    assert marks.count("event") == 1
+    assert marks[marks.index("event") + 2] == str(finisher)
+    assert int(marks[marks.index("event") + 1]) in {worker.pid for worker in survivors}
     check_ticks(tick_log, await job_records(fresh_pg_url), killed=victim_pid)
 
 
