@@ -107,7 +107,7 @@ class App:
         """Open the project and start what ``mode`` (default ``worker.mode``) runs."""
         if self.mode is not None:
             raise ConflictError("the app is already started; call stop() first")
-        self.mode = WorkerMode(mode) if mode is not None else self.config.worker.mode
+        self.mode = _mode(mode) if mode is not None else self.config.worker.mode
         container = await self.open()
         project = self.project
         assert project is not None
@@ -213,6 +213,16 @@ class App:
             self.config.worker.grace_period,
         )
         self._stopped.set()
+
+
+def _mode(value: WorkerMode | str) -> WorkerMode:
+    try:
+        return WorkerMode(value)
+    except ValueError:
+        allowed = ", ".join(mode.value for mode in WorkerMode)
+        raise ConfigurationError(
+            "worker.mode", f"must be one of {allowed}, not {value!r}"
+        ) from None
 
 
 def _bind(host: str, port: int) -> socket.socket:
