@@ -484,6 +484,9 @@ class StoreContract:
             "done-future": make_run("done-future", state=RunState.DONE, expires_at=100.1),
             "done-forever": make_run("done-forever", state=RunState.DONE, expires_at=None),
             "running": make_run("running", state=RunState.INVOKING, expires_at=10.0),
+            "unpublished": make_run(
+                "unpublished", state=RunState.DONE, expires_at=10.0, outbox_json="[]"
+            ),
         }
         for run in runs.values():
             await create(store, run)
@@ -492,7 +495,7 @@ class StoreContract:
         assert await store.delete_expired(now=100.0) == 0
         for tx in ("done-past", "failed-now", "reverted"):
             assert await store.load_run(WF, tx) is None
-        for tx in ("done-future", "done-forever", "running"):
+        for tx in ("done-future", "done-forever", "running", "unpublished"):
             assert await store.load_run(WF, tx) == replace(runs[tx], steps={"reserve": make_step()})
         # A new run under a deleted key starts clean: the old steps went with their run.
         await create(store, make_run("done-past"))

@@ -359,3 +359,17 @@ async def test_save_response_false_keeps_the_output_out_of_the_checkpoint(
     assert record.steps[secret.name].output_json is None
     assert record.steps[secret.name].compensate_input_json == '"handle-1"'
     assert "s3cr3t" not in repr(record)
+
+
+async def test_any_python_string_survives_a_checkpoint(engine: WorkflowEngine) -> None:
+    odd = "lone surrogate \ud800, nul \x00, emoji \U0001f9f5"
+    step = create_step(unique("odd-text"), lambda input, ctx: {"text": odd})
+    name = unique("odd-text-wf")
+
+    @create_workflow(name, store=True)
+    def workflow(input: Any) -> WorkflowResponse:
+        return WorkflowResponse(step(input))
+
+    await engine.run(workflow, transaction_id="odd")
+    stored = await engine.get_execution(name, "odd")
+    assert stored.result == {"text": odd}

@@ -18,10 +18,10 @@ def _refuse(obj: Any) -> NoReturn:
     raise _Unserialisable(type(obj).__name__)
 
 
-_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-_checkpoint_encoder = json.JSONEncoder(
-    ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_refuse
-)
+# ASCII output: a lone surrogate in a string stays a valid escape instead of text that no
+# database can store.
+_encoder = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+_checkpoint_encoder = json.JSONEncoder(separators=(",", ":"), allow_nan=False, default=_refuse)
 
 
 def encode(value: Any, workflow: str, step: str, what: str) -> str:

@@ -40,11 +40,17 @@ class ExecutionStore(ABC):
 
     @abstractmethod
     async def save_step(self, workflow: str, transaction_id: str, step: StepRecord) -> None:
-        """Insert or replace the record of one step (keyed by run and ``step.key``)."""
+        """Insert or replace the record of one step (keyed by run and ``step.key``).
+
+        Raises :class:`loomwork.errors.NotFoundError` when the run does not exist.
+        """
 
     @abstractmethod
     async def save_run(self, run: RunRecord) -> None:
-        """Update the run-level fields of an existing run (not its steps)."""
+        """Update the run-level fields of an existing run (not its steps).
+
+        Raises :class:`loomwork.errors.NotFoundError` when the run does not exist.
+        """
 
     @abstractmethod
     async def list_runs(
@@ -75,7 +81,8 @@ class ExecutionStore(ABC):
         """Claim up to ``limit`` unfinished runs that need a driver.
 
         A run needs a driver when ``wake_at <= now`` and its lease is free or expired
-        (its owner died, or a retry interval has passed). Each claimed run gets ``owner``,
+        (its owner died, or a retry interval has passed); the longest-waiting runs (lowest
+        ``wake_at``) go first. Each claimed run gets ``owner``,
         ``lease_until`` and ``wake_at = now``. Concurrent callers never claim the same run.
         Returns (workflow, transaction_id) pairs.
         """
@@ -95,7 +102,10 @@ class ExecutionStore(ABC):
 
     @abstractmethod
     async def delete_expired(self, now: float) -> int:
-        """Delete finished runs whose ``expires_at <= now`` with their steps; return count."""
+        """Delete finished runs whose ``expires_at <= now`` with their steps; return count.
+
+        Runs whose events are still unpublished (``outbox_json`` set) are kept.
+        """
 
     async def close(self) -> None:  # noqa: B027 - optional hook, most stores hold nothing
         """Release connections; the store is not used afterwards."""

@@ -177,7 +177,11 @@ class Statements:
         )
         self.expire = (
             sa.delete(runs)
-            .where(runs.c.state.in_(FINISHED_STATES), runs.c.expires_at <= now)
+            .where(
+                runs.c.state.in_(FINISHED_STATES),
+                runs.c.expires_at <= now,
+                runs.c.outbox_json.is_(None),
+            )
             .returning(runs.c.workflow, runs.c.transaction_id)
         )
 

@@ -119,7 +119,10 @@ class MemoryStore(ExecutionStore):
         expired = [
             key
             for key, run in self._runs.items()
-            if run.state.finished and run.expires_at is not None and run.expires_at <= now
+            if run.state.finished
+            and run.expires_at is not None
+            and run.expires_at <= now
+            and run.outbox_json is None
         ]
         for key in expired:
             del self._runs[key]
