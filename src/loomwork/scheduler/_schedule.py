@@ -62,8 +62,12 @@ class CronSchedule:
 
     ``expression`` has 5 fields (``minute hour day-of-month month day-of-week``) or 6 with
     seconds first (``second minute hour ...``); names (``mon-fri``, ``jan``), ranges, steps,
-    lists and the ``@daily``-style aliases are accepted. Raises :class:`ValueError` for an
-    expression that is malformed or never fires.
+    lists and the ``@daily``-style aliases are accepted. Day-of-month and day-of-week are
+    OR-ed when both are restricted, as in cron. Daylight-saving transitions follow the
+    module's rules: an hour field starting with ``*`` follows the wall clock; fixed hours
+    fire once a day (a skipped time fires the length of the gap later, a repeated time on
+    its first pass). Raises :class:`ValueError` for an expression that is malformed or
+    never fires.
     """
 
     expression: str

@@ -55,9 +55,13 @@ class Scheduler:
     goes on. Store errors are logged and retried with backoff; the loop never stops on
     its own.
 
-    ``lease``: how long a run's claim stays live without a heartbeat (renewed every
-    third of it); a run of an instance that died blocks overlapping ticks for at most
-    this long. ``stop_grace``: how long :meth:`stop` waits for running handlers.
+    ``clock`` defaults to the wall clock, ``container`` to an empty one, ``instance_id``
+    to ``host:pid:random``. Durations take seconds or a timedelta. ``lease`` (30 s): how
+    long a run's claim stays live without a heartbeat (renewed every third of it); a run
+    of an instance that died blocks overlapping ticks for at most this long.
+    ``misfire_grace`` (5 s): see ``catch_up="skip"``. ``stop_grace`` (30 s): how long
+    :meth:`stop` waits for running handlers. ``max_backoff`` (30 s): the longest pause
+    between retries while the store fails (1 s, 2 s, 4 s, ... up to it).
     """
 
     def __init__(
