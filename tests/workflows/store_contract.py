@@ -411,6 +411,13 @@ class StoreContract:
         assert await store.claim_due("w3", now=100.0, lease_until=130.0, limit=0) == []
         assert await store.claim_due("w3", now=100.0, lease_until=130.0, limit=5) == [(WF, "tx-2")]
 
+    async def test_claim_due_can_take_one_workflows_runs(self, store: ExecutionStore) -> None:
+        await create(store, make_run("mine", wake_at=1.0), make_run("other", "wf-b", wake_at=1.0))
+        claimed = await store.claim_due("w1", 100.0, 130.0, 10, workflow="wf-b")
+        assert claimed == [("wf-b", "other")]
+        assert await store.claim_due("w1", 100.0, 130.0, 10, workflow="wf-b") == []
+        assert await store.claim_due("w1", 100.0, 130.0, 10) == [(WF, "mine")]
+
     async def test_claim_due_never_claims_twice(self, store: ExecutionStore) -> None:
         for i in range(6):
             await create(store, make_run(f"tx-{i}", wake_at=1.0))

@@ -294,16 +294,19 @@ class WorkflowEngine:
 
     # ------------------------------------------------------------------ recovery
 
-    async def recover(self, limit: int = 100) -> list[WorkflowRun]:
+    async def recover(self, limit: int = 100, *, workflow: str | None = None) -> list[WorkflowRun]:
         """Resume runs that need a driver: their owner died, or a retry is due.
 
         Safe to call from many processes at once: each run is resumed by one of them.
+        ``workflow`` limits the pass to that workflow's runs.
         """
         now = self.clock()
-        claimed = await self.store.claim_due(self.owner, now, now + self.lease_seconds, limit)
+        claimed = await self.store.claim_due(
+            self.owner, now, now + self.lease_seconds, limit, workflow=workflow
+        )
         runs = []
-        for workflow, tx in claimed:
-            run = await self._resume_claimed(workflow, tx)
+        for name, tx in claimed:
+            run = await self._resume_claimed(name, tx)
             if run is not None:
                 runs.append(run)
         return runs

@@ -76,7 +76,13 @@ class ExecutionStore(ABC):
 
     @abstractmethod
     async def claim_due(
-        self, owner: str, now: float, lease_until: float, limit: int
+        self,
+        owner: str,
+        now: float,
+        lease_until: float,
+        limit: int,
+        *,
+        workflow: str | None = None,
     ) -> list[tuple[str, str]]:
         """Claim up to ``limit`` unfinished runs that need a driver.
 
@@ -84,6 +90,7 @@ class ExecutionStore(ABC):
         (its owner died, or a retry interval has passed); the longest-waiting runs (lowest
         ``wake_at``) go first. Each claimed run gets ``owner``,
         ``lease_until`` and ``wake_at = now``. Concurrent callers never claim the same run.
+        With ``workflow``, only runs of that workflow are claimed.
         Returns (workflow, transaction_id) pairs.
         """
 

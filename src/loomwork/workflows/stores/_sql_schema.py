@@ -157,18 +157,10 @@ class Statements:
             .where(run_key, unfinished, sa.or_(lease_free, runs.c.owner == take["owner"]))
             .values(**take, wake_at=now)
         )
-        due = (
-            sa.select(runs.c.workflow, runs.c.transaction_id)
-            .where(runs.c.wake_at <= now, unfinished, lease_free)
-            .order_by(runs.c.wake_at)
-            .limit(sa.bindparam("b_limit"))
-            .with_for_update(skip_locked=True)
-        )
-        self.claim = (
-            sa.update(runs)
-            .where(sa.tuple_(runs.c.workflow, runs.c.transaction_id).in_(due))
-            .values(**take, wake_at=now)
-            .returning(runs.c.workflow, runs.c.transaction_id)
+        claimable = (runs.c.wake_at <= now, unfinished, lease_free)
+        self.claim = _claim(runs, take, now, claimable)
+        self.claim_workflow = _claim(
+            runs, take, now, (*claimable, runs.c.workflow == sa.bindparam("b_only_workflow"))
         )
         self.renew = (
             sa.update(runs)
@@ -184,6 +176,27 @@ class Statements:
             )
             .returning(runs.c.workflow, runs.c.transaction_id)
         )
+
+
+def _claim(
+    runs: sa.Table,
+    take: dict[str, sa.BindParameter[Any]],
+    now: sa.BindParameter[Any],
+    conditions: tuple[sa.ColumnElement[bool], ...],
+) -> sa.Update:
+    due = (
+        sa.select(runs.c.workflow, runs.c.transaction_id)
+        .where(*conditions)
+        .order_by(runs.c.wake_at)
+        .limit(sa.bindparam("b_limit"))
+        .with_for_update(skip_locked=True)
+    )
+    return (
+        sa.update(runs)
+        .where(sa.tuple_(runs.c.workflow, runs.c.transaction_id).in_(due))
+        .values(**take, wake_at=now)
+        .returning(runs.c.workflow, runs.c.transaction_id)
+    )
 
 
 def key_clause(table: sa.Table) -> sa.ColumnElement[bool]:

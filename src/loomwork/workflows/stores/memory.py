@@ -85,9 +85,19 @@ class MemoryStore(ExecutionStore):
 
     @override
     async def claim_due(
-        self, owner: str, now: float, lease_until: float, limit: int
+        self,
+        owner: str,
+        now: float,
+        lease_until: float,
+        limit: int,
+        *,
+        workflow: str | None = None,
     ) -> list[tuple[str, str]]:
-        due = [run for run in self._runs.values() if _claimable(run, now)]
+        due = [
+            run
+            for run in self._runs.values()
+            if _claimable(run, now) and workflow in (None, run.workflow)
+        ]
         # Longest-waiting first, so a backlog larger than ``limit`` cannot starve a run.
         due.sort(key=lambda run: run.wake_at or 0.0)
         claimed = due[: max(limit, 0)]

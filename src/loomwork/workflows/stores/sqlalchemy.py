@@ -192,13 +192,23 @@ class SqlAlchemyStore(ExecutionStore):
 
     @override
     async def claim_due(
-        self, owner: str, now: float, lease_until: float, limit: int
+        self,
+        owner: str,
+        now: float,
+        lease_until: float,
+        limit: int,
+        *,
+        workflow: str | None = None,
     ) -> list[tuple[str, str]]:
         if limit <= 0:
             return []
         params = {"b_owner": owner, "b_now": now, "b_lease_until": lease_until, "b_limit": limit}
+        statement = self._sql.claim
+        if workflow is not None:
+            statement = self._sql.claim_workflow
+            params["b_only_workflow"] = workflow
         with self._begin() as conn:
-            return [(row[0], row[1]) for row in conn.execute(self._sql.claim, params)]
+            return [(row[0], row[1]) for row in conn.execute(statement, params)]
 
     @override
     async def renew_leases(
