@@ -25,11 +25,9 @@ import os
 import signal
 import socket
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
-from typing import Any, TextIO
-
-import uvicorn
+from typing import TYPE_CHECKING, TextIO
 
 from loomwork.app._config import AppConfig, WorkerMode, load_config
 from loomwork.app._container import build_container, close_container, prepare_database
@@ -42,18 +40,13 @@ from loomwork.events import EventBus
 from loomwork.scheduler import Scheduler
 from loomwork.workflows import WorkflowEngine
 
+if TYPE_CHECKING:
+    import uvicorn
+
 __all__ = ["App"]
 
 logger = logging.getLogger("loomwork.app")
 FORCED_EXIT_STATUS = 1
-
-
-class _Server(uvicorn.Server):
-    """uvicorn without its own signal handling: :class:`App` owns the signals."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Any:
-        yield
 
 
 class App:
@@ -76,7 +69,7 @@ class App:
         self.project: Project | None = None
         self.container: Container | None = None
         self.mode: WorkerMode | None = None
-        self._server: _Server | None = None
+        self._server: uvicorn.Server | None = None
         self._server_task: asyncio.Task[None] | None = None
         self._stopped = asyncio.Event()
 
@@ -135,6 +128,8 @@ class App:
         )
 
     async def _start_http(self, container: Container) -> None:
+        import uvicorn
+
         from loomwork.http import create_app
 
         http = self.config.http
@@ -146,7 +141,7 @@ class App:
             lifespan="off",
             timeout_graceful_shutdown=max(1, int(self.config.worker.grace_period)),
         )
-        self._server = _Server(config)
+        self._server = _quiet_server(config)
         self._server_task = asyncio.create_task(self._server.serve(sockets=[listener]))
         # uvicorn reports readiness only through this flag.
         while not self._server.started and not self._server_task.done():  # noqa: ASYNC110
@@ -213,6 +208,19 @@ class App:
             self.config.worker.grace_period,
         )
         self._stopped.set()
+
+
+def _quiet_server(config: uvicorn.Config) -> uvicorn.Server:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn without its own signal handling: :class:`App` owns the signals."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    return Server(config)
 
 
 def _mode(value: WorkerMode | str) -> WorkerMode:
