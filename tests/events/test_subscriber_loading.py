@@ -87,6 +87,18 @@ def test_a_package_name_loads_its_modules(tmp_path: Path, monkeypatch: pytest.Mo
     assert "shop_subs.brand_created" in {s.id for s in loaded}
 
 
+def test_a_dotted_package_name_loads_its_modules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path / "shop", {"__init__.py": ""})
+    write(tmp_path / "shop" / "subscribers", {"__init__.py": "", **GOOD})
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    loaded = load_subscribers("shop.subscribers")
+
+    assert "shop.subscribers.brand_created" in {s.id for s in loaded}
+
+
 @pytest.mark.parametrize(
     ("source", "message"),
     [

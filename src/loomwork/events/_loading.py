@@ -41,7 +41,7 @@ def load_subscribers(source: str | os.PathLike[str]) -> list[Subscriber]:
     folder = Path(source)
     if folder.is_dir():
         found = [_load_file(path, folder.name) for path in sorted(folder.glob("*.py"))]
-    elif isinstance(source, str) and not folder.suffix and "/" not in source:
+    elif isinstance(source, str) and all(part.isidentifier() for part in source.split(".")):
         found = _load_package(source)
     else:
         raise DefinitionError(f"subscribers: {source!s} is neither a folder nor a package")
