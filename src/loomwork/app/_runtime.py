@@ -133,8 +133,8 @@ class App:
         from loomwork.http import create_app
 
         http = self.config.http
-        listener = _bind(http.host, http.port)
         asgi = create_app(container)
+        listener = _bind(http.host, http.port)
         config = uvicorn.Config(
             asgi,
             log_config=None,
@@ -153,6 +153,7 @@ class App:
     async def stop(self) -> None:
         """Stop taking work, let in-flight work finish (grace period), release everything."""
         if self.container is None:
+            self.mode = None
             return
         grace = self.config.worker.grace_period
         began = time.monotonic()
