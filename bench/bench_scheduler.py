@@ -178,8 +178,8 @@ def report(rows: list[dict[str, Any]], env: dict[str, Any], command: str) -> str
     lines += [
         "",
         "With 3 processes each tick is claimed by whichever process reaches the database",
-        "first; `runs_by_process` in the JSON shows the split. p99 of 20 ticks is the",
-        "second-worst tick, so short runs are noisy; `--ticks 200` gives a steadier tail.",
+        "first; `runs_by_process` in the JSON shows the split. With 20 ticks p99 is the",
+        "worst tick, so short runs are noisy; `--ticks 200` gives a steadier tail.",
         "",
     ]
     return "\n".join(lines)
