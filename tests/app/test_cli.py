@@ -212,3 +212,12 @@ def test_real_subprocess_lists_jobs(project_dir: Path, sqlite_env: dict[str, str
     )
     assert done.returncode == 0, done.stderr
     assert [job["name"] for job in json.loads(done.stdout)] == ["hello"]
+
+
+def test_errors_with_brackets_print_verbatim(tmp_path: Path) -> None:
+    root = make_project(
+        tmp_path / "brackets",
+        {"src/api/admin/things/[id]/route.py": "def GET(request, container):\n    return {}\n"},
+    )
+    result = invoke(["workflows", "list", "--project", str(root)])
+    assert_clean_failure(result, "[id]/route.py")

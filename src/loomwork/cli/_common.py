@@ -14,8 +14,10 @@ import sqlalchemy as sa
 import typer
 from redis.exceptions import RedisError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from loomwork.app import App, close_container
 from loomwork.container import Container
@@ -75,9 +77,9 @@ _EXPECTED = (LoomworkError, sa.exc.OperationalError, RedisError, OSError)
 
 def fail(message: str, hint: str | None = None, code: int = 1) -> NoReturn:
     """Print ``error: message`` (and a hint) on stderr and exit with ``code``."""
-    errors.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    errors.print(f"[bold red]error:[/] {escape(message)}", markup=True, soft_wrap=True)
     if hint:
-        errors.print(f"[yellow]hint:[/] {hint}", markup=True, soft_wrap=True)
+        errors.print(f"[yellow]hint:[/] {escape(hint)}", markup=True, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -134,7 +136,7 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> 
     for column in columns:
         output.add_column(column)
     for row in rows:
-        output.add_row(*("-" if cell is None else str(cell) for cell in row))
+        output.add_row(*(Text("-" if cell is None else str(cell)) for cell in row))
     console.print(output)
 
 

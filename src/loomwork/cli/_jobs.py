@@ -82,9 +82,8 @@ def jobs_run(
     if json:
         print_json(job_run_json(result))
     else:
-        console.print(
-            f"Job {name!r}: {result.outcome.value}" + (f" ({result.error})" if result.error else "")
-        )
+        detail = f" ({result.error})" if result.error else ""
+        console.print(f"Job {name!r}: {result.outcome.value}{detail}", markup=False)
     if result.outcome is RunOutcome.FAILED:
         raise typer.Exit(1)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from loomwork.app import (
     App,
@@ -36,7 +37,7 @@ def start(
         WorkerMode | None,
         typer.Option(help="server: HTTP only; worker: jobs, subscribers, recovery; shared: both."),
     ] = None,
-    port: Annotated[int | None, typer.Option(help="HTTP port (overrides [http] port).")] = None,
+    port: Annotated[int | None, typer.Option(help="HTTP port (overrides http.port).")] = None,
 ) -> None:
     """Start the project: HTTP server and/or background workers until SIGTERM/SIGINT."""
     environ = dict(os.environ)
@@ -53,8 +54,8 @@ def new(
 ) -> None:
     """Create a working project: a module, a workflow, a job, a subscriber and routes."""
     written = attempt(lambda: scaffold(directory, name))
-    console.print(f"Created [bold]{directory}[/] ({len(written)} files).")
-    console.print(f"Next: [cyan]cd {directory} && loomwork start[/]")
+    console.print(f"Created [bold]{escape(str(directory))}[/] ({len(written)} files).")
+    console.print(f"Next: [cyan]cd {escape(str(directory))} && loomwork start[/]")
 
 
 @db_app.command("migrate")
@@ -94,7 +95,7 @@ def db_generate(
     if path is None:
         console.print(f"Module {module!r}: models match the database; nothing to generate.")
     else:
-        console.print(f"Wrote {path}")
+        console.print(f"Wrote {escape(str(path))}")
 
 
 def exec_script(
@@ -103,7 +104,7 @@ def exec_script(
     ],
     project: ProjectOption = Path(),
 ) -> None:
-    """Run a script's ``async def main(container)`` with the project's container."""
+    """Run a script's 'async def main(container)' with the project's container."""
     main = attempt(lambda: _script_main(script))
     run(_call_main(project, main))
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from loomwork.app import load_config, load_project
 from loomwork.cli._common import (
@@ -155,7 +156,11 @@ def _print_run(data: dict[str, Any], json: bool) -> None:
     if json:
         print_json(data)
         return
-    console.print(f"[bold]{data['workflow']}[/] {data['transaction_id']}: {data['state']}")
+    console.print(
+        f"[bold]{escape(data['workflow'])}[/] {escape(data['transaction_id'])}: {data['state']}"
+    )
     table("Steps", ["step", "state"], list(data["steps"].items()))
     for error in data["errors"]:
-        console.print(f"[red]{error['step']} ({error['action']}):[/] {error['message']}")
+        console.print(
+            f"[red]{escape(error['step'])} ({error['action']}):[/] {escape(error['message'])}"
+        )
