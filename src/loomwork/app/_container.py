@@ -19,7 +19,6 @@ import logging
 import os
 import secrets
 import socket
-from datetime import datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -30,7 +29,7 @@ from loomwork.container import Container
 from loomwork.db import create_engine
 from loomwork.errors import ConfigurationError, DefinitionError
 from loomwork.events import BusEventSink, EventBus, LocalEventBus
-from loomwork.scheduler import JobRun, Scheduler
+from loomwork.scheduler import Scheduler
 from loomwork.scheduler.stores.sqlalchemy import SqlAlchemyScheduleStore
 from loomwork.workflows import WorkflowEngine
 from loomwork.workflows.stores.sqlalchemy import SqlAlchemyStore
@@ -129,49 +128,11 @@ def _event_bus(config: AppConfig, container: Container) -> EventBus:
     )
 
 
-class _CheckedClaimStore(SqlAlchemyScheduleStore):
-    """The SQL schedule store, with claims the store reports as lost checked on PostgreSQL.
-
-    With psycopg, ``INSERT ... ON CONFLICT DO NOTHING`` can report a row count of -1, so
-    the store may call a tick it did insert "taken by another instance" and never run it.
-    The record says who claimed the tick: instance ids are unique per process, so a
-    record with ours (and our claim time) is our claim.
-    """
-
-    async def claim(
-        self,
-        job: str,
-        fire_time: datetime,
-        *,
-        instance_id: str,
-        now: datetime,
-        lease_until: datetime,
-        skip_if_running: bool,
-        max_executions: int | None,
-    ) -> JobRun | None:
-        """Claim the tick (see :meth:`ScheduleStore.claim`)."""
-        run = await super().claim(
-            job,
-            fire_time,
-            instance_id=instance_id,
-            now=now,
-            lease_until=lease_until,
-            skip_if_running=skip_if_running,
-            max_executions=max_executions,
-        )
-        if run is not None or self.engine.dialect.name != "postgresql":
-            return run
-        stored = await self.get_run(job, fire_time)
-        if stored is not None and stored.instance_id == instance_id and stored.started_at == now:
-            return stored
-        return None
-
-
 def _scheduler(
     project: Project, config: AppConfig, container: Container, engine: sa.Engine, owner: str
 ) -> Scheduler:
     scheduler = Scheduler(
-        _CheckedClaimStore(engine),
+        SqlAlchemyScheduleStore(engine),
         container=container,
         instance_id=owner,
         lease=config.scheduler.lease,

@@ -28,7 +28,7 @@ from pathlib import Path
 from types import ModuleType
 
 from loomwork.errors import DefinitionError
-from loomwork.events import Subscriber
+from loomwork.events import Subscriber, load_subscribers
 from loomwork.http import RouteFile, discover_routes
 from loomwork.modules import Module
 from loomwork.scheduler import ScheduledJob, load_jobs
@@ -173,44 +173,24 @@ def _load_workflows(folder: Path, package: str) -> list[str]:
 def _load_subscribers(folder: Path, package: str) -> list[Subscriber]:
     if not folder.is_dir():
         return []
-    found: dict[str, Path] = {}
-    subscribers: list[Subscriber] = []
-    for path in sorted(folder.glob("*.py")):
-        if path.name.startswith("_"):
-            continue
-        _check_identifier(path, path.stem)
-        subscriber = _subscriber(_import(f"{package}.{path.stem}", path), path)
-        if subscriber.id in found:
+    for path in folder.glob("*.py"):
+        if not path.name.startswith("_"):
+            _check_identifier(path, path.stem)
+    # Loaded as part of the project package, so subscriber files can use relative imports.
+    subscribers = load_subscribers(package)
+    project_prefix = package.rpartition(".")[0] + "."
+    seen: set[str] = set()
+    for subscriber in subscribers:
+        # Ids name Redis consumer groups, so they must not depend on where the project is:
+        # the default id becomes ``subscribers.<file stem>``.
+        subscriber.id = subscriber.id.removeprefix(project_prefix)
+        if subscriber.id in seen:
             raise DefinitionError(
-                f"{path}: subscriber id {subscriber.id!r} is also used by {found[subscriber.id]}"
+                f"{folder}: subscriber id {subscriber.id!r} is used twice; set a different "
+                "config['subscriber_id']"
             )
-        found[subscriber.id] = path
-        subscribers.append(subscriber)
+        seen.add(subscriber.id)
     return subscribers
-
-
-def _subscriber(module: ModuleType, path: Path) -> Subscriber:
-    # Imported here, not through load_subscribers, so that subscriber files are part of the
-    # project package and can use relative imports.
-    handler = getattr(module, "handler", None)
-    config = getattr(module, "config", None)
-    if not callable(handler):
-        raise DefinitionError(f"{path}: define 'async def handler(event, container)'")
-    if not isinstance(config, dict) or "event" not in config:
-        raise DefinitionError(f"{path}: 'config' must be a dict with an 'event' field")
-    unknown = set(config) - {"event", "subscriber_id", "max_attempts"}
-    if unknown:
-        raise DefinitionError(f"{path}: config field(s) {', '.join(sorted(unknown))} unknown")
-    try:
-        # Ids name Redis consumer groups, so they must not depend on where the project is.
-        return Subscriber(
-            handler,
-            config["event"],
-            subscriber_id=config.get("subscriber_id", f"subscribers.{path.stem}"),
-            max_attempts=config.get("max_attempts"),
-        )
-    except DefinitionError as error:
-        raise DefinitionError(f"{path}: {error}") from error
 
 
 def _check_identifier(path: Path, name: str | None = None) -> None:
