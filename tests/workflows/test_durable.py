@@ -373,3 +373,46 @@ async def test_any_python_string_survives_a_checkpoint(engine: WorkflowEngine) -
     await engine.run(workflow, transaction_id="odd")
     stored = await engine.get_execution(name, "odd")
     assert stored.result == {"text": odd}
+
+
+async def test_stop_polling_lets_a_resumed_run_finish_and_claims_no_more(
+    store: ExecutionStore,
+) -> None:
+    import asyncio
+
+    clock = FakeClock()
+    engine = WorkflowEngine(store, clock=clock, poll_interval=0.01)
+    started, release = asyncio.Event(), asyncio.Event()
+    calls: list[int] = []
+
+    async def slow_retry(input: Any, ctx: StepContext) -> str:
+        calls.append(ctx.attempt)
+        if ctx.attempt == 1:
+            raise ConnectionError("first try fails")
+        started.set()
+        await asyncio.wait_for(release.wait(), timeout=5)
+        return "finished"
+
+    step = create_step(unique("slow-retry"), slow_retry, max_retries=3, retry_interval=1)
+    name = unique("polled")
+
+    @create_workflow(name)
+    def workflow(input: Any) -> WorkflowResponse:
+        return WorkflowResponse(step(input))
+
+    await engine.run(workflow, transaction_id="p1")
+    clock.advance(2)
+    await engine.run(workflow, transaction_id="p2")  # due one second from now
+    await engine.start_polling()
+    await asyncio.wait_for(started.wait(), timeout=5)  # the poll resumed p1
+    stopping = asyncio.ensure_future(engine.stop_polling(grace=5))
+    await asyncio.sleep(0.05)
+    clock.advance(2)  # p2 is due now, but nothing polls any more
+    release.set()
+    await stopping
+    await asyncio.sleep(0.05)
+
+    assert (await engine.get_execution(name, "p1")).state is RunState.DONE
+    assert (await engine.get_execution(name, "p2")).state is RunState.INVOKING
+    assert calls == [1, 1, 2]
+    await engine.close()

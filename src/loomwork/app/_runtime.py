@@ -251,11 +251,9 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 async def _let_runs_finish(engine: WorkflowEngine, grace: float) -> None:
-    # Runs resumed by the engine's poll loop are not awaited by anything else; closing the
-    # engine cancels that loop, so give them the grace period first.
-    deadline = time.monotonic() + grace
-    while engine.runs.active and time.monotonic() < deadline:  # noqa: ASYNC110 - no event to await
-        await asyncio.sleep(0.05)
+    # Runs resumed by the engine's poll loop are awaited by nothing else: stop claiming
+    # new ones and give those the grace period.
+    await engine.stop_polling(grace)
     if engine.runs.active:
         logger.warning(
             "%d workflow run(s) still going after the grace period; they resume elsewhere "

@@ -69,6 +69,7 @@ class WorkflowEngine:
         self.poll_interval = poll_interval
         self.runs = RunBook(self.store, clock, self.owner, lease_seconds, retention_time)
         self._loop: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
 
     # ------------------------------------------------------------------ running
 
@@ -367,19 +368,41 @@ class WorkflowEngine:
     # ------------------------------------------------------------------ lifecycle
 
     async def start_polling(self) -> None:
-        """Recover due runs and clean expired ones every ``poll_interval`` seconds."""
-        if self._loop is None:
-            self._loop = asyncio.ensure_future(self._poll())
+        """Keep recovering due runs, publishing left-over events and cleaning expired runs.
 
-    async def _poll(self) -> None:
-        while True:
+        Runs every ``poll_interval`` seconds until :meth:`stop_polling`.
+        """
+        if self._loop is None:
+            self._stop = asyncio.Event()
+            self._loop = asyncio.ensure_future(self._poll(self._stop))
+
+    async def _poll(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
             try:
                 await self.recover()
                 await self.publish_outbox()
                 await self.clean_expired()
             except Exception:
                 logger.exception("workflow engine poll failed; retrying")
-            await asyncio.sleep(self.poll_interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.poll_interval)
+
+    async def stop_polling(self, grace: float | None = None) -> None:
+        """Stop claiming runs; the runs a poll already resumed get ``grace`` seconds.
+
+        ``None`` waits for them however long; past the grace they are cancelled and
+        resume elsewhere once their lease runs out.
+        """
+        loop, self._loop = self._loop, None
+        if loop is None:
+            return
+        self._stop.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(loop), grace)
+        except TimeoutError:
+            loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await loop
 
     async def drain(self) -> None:
         """Wait until background step work started by this engine has finished."""
@@ -387,12 +410,8 @@ class WorkflowEngine:
 
     async def close(self) -> None:
         """Stop polling and lease renewal; background work is awaited first."""
+        await self.stop_polling(grace=0)
         await self.runs.close()
-        if self._loop is not None:
-            self._loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop
-            self._loop = None
 
 
 def _completed(response: Any, execution: Execution, key: str) -> StepResponse[Any]:
