@@ -474,6 +474,19 @@ def write_outputs(jobs: list[Job], env: dict[str, Any], argv: list[str], quick: 
     RESULTS_MD.write_text(render_markdown(by, found, env, argv, quick))
 
 
+def render_saved() -> None:
+    """Rewrite RESULTS.md from results/workflows.json (after a change to the report only)."""
+    saved = json.loads(RESULTS_JSON.read_text())
+    jobs = [
+        Job(r["key"], r["side"], ["", *r["argv"]], ROOT, list(r["passes"]))
+        for r in saved["results"]
+    ]
+    by = {job.key: job for job in jobs}
+    RESULTS_MD.write_text(
+        render_markdown(by, targets(by), saved["env"], saved["command"], saved["quick"])
+    )
+
+
 def render_markdown(
     by: dict[str, Job], found: list[Target], env: dict[str, Any], argv: list[str], quick: bool
 ) -> str:
@@ -481,11 +494,12 @@ def render_markdown(
     w = lines.append
     w("# Workflow engine benchmarks: loomwork, Medusa, DBOS\n")
     w("Reproduce (from the repository root; installs the peers into `bench/.out/` on first use):\n")
-    w("```bash\nbench/run.sh" + (" --quick" if quick else "") + "\n```\n")
+    w(f"```bash\n{' '.join(argv)}\n```\n")
     w(
-        f"Recorded with `{' '.join(argv)}`"
-        + (" (**quick smoke run: small N, not for quoting**)" if quick else "")
-        + ".\n"
+        "This is the exact command of the recorded run. Without `--ref` it measures the working "
+        "tree; `--passes 1` (the default) takes about 5-10 minutes on 2 cores."
+        + (" **Quick smoke run: small N, not for quoting.**" if quick else "")
+        + "\n"
     )
     w(environment_section(env))
     w(targets_section(found))
@@ -864,7 +878,13 @@ def main() -> None:
     )
     default_peers = os.environ.get("LOOMWORK_BENCH_PEERS", str(ROOT.parent / "shared" / "anchors"))
     parser.add_argument("--peers", type=Path, default=Path(default_peers))
+    parser.add_argument(
+        "--render", action="store_true", help="only rewrite RESULTS.md from the JSON results"
+    )
     args = parser.parse_args()
+    if args.render:
+        render_saved()
+        return
     install_peers(args.peers)
     env = environment()
     if args.ref:
@@ -888,6 +908,8 @@ def main() -> None:
     env["end_date"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     env["per_job_other_cpu"] = [r.get("other_procs_cpu_cores") for j in jobs for r in j.results]
     argv = ["bench/run.sh", *sys.argv[1:]]
+    if SOURCE:  # name the commit measured, not a moving ref
+        argv[argv.index(args.ref)] = SOURCE["commit"]
     write_outputs(jobs, env, argv, args.quick)
     log(RESULTS_MD.read_text())
 
