@@ -38,10 +38,11 @@ pytestmark = pytest.mark.slow
 @contextmanager
 def reference_system(seed: int, log: Path) -> Iterator[str]:
     """The reference brand system in its own process, seeded; yields its base URL."""
+    command = [sys.executable, "-m", "reference_brand_system", "--port", "0"]
+    command += ["--api-key", API_KEY, "--seed", str(seed), "--log-level", "warning"]
     with log.open("w") as stderr:
         server = subprocess.Popen(
-            [sys.executable, "-m", "reference_brand_system", "--port", "0"]
-            + ["--api-key", API_KEY, "--seed", str(seed), "--log-level", "warning"],
+            command,
             stdout=subprocess.PIPE,
             stderr=stderr,
             text=True,
