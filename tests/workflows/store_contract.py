@@ -225,9 +225,22 @@ class StoreContract:
         assert loaded.state is RunState.COMPENSATING
         assert loaded.steps == {}
 
+    async def test_save_run_writes_the_given_steps_with_the_run(
+        self, store: ExecutionStore
+    ) -> None:
+        await create(store, make_run())
+        await store.save_step(WF, "tx-1", make_step("first"))
+        last = make_step("last", state=StepState.DONE, output_json='"out"')
+        replaced = make_step("first", state=StepState.REVERTED)
+        await store.save_run(make_run(state=RunState.DONE), steps=[replaced, last])
+        loaded = await store.load_run(WF, "tx-1")
+        assert loaded == make_run(state=RunState.DONE, steps={"first": replaced, "last": last})
+
     async def test_save_run_of_unknown_run_raises(self, store: ExecutionStore) -> None:
         with pytest.raises(NotFoundError):
             await store.save_run(make_run())
+        with pytest.raises(NotFoundError):
+            await store.save_run(make_run(), steps=[make_step()])
         assert await store.load_run(WF, "tx-1") is None
 
     # -- payloads -----------------------------------------------------------------------

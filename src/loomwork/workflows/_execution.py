@@ -83,6 +83,8 @@ class Execution:
         self.skip_to: str | bool | None = None
         self.cancel_requested = False
         self.no_wait: dict[str, asyncio.Task[Outcome]] = {}
+        self.defer_checkpoints = False
+        self.unsaved: list[StepRecord] = []
         timeout = definition.options.timeout
         started = record.created_at if record is not None else self.clock()
         self.deadline = None if timeout is None else started + timeout
@@ -109,7 +111,10 @@ class Execution:
         return Outcome.OK
 
     async def _invoke_stages(self) -> Outcome:
-        for stage in self.definition.stages:
+        last = len(self.definition.stages) - 1
+        for index, stage in enumerate(self.definition.stages):
+            # The last stage's checkpoints go out with the run's final state, in one commit.
+            self.defer_checkpoints = self.durable and index == last
             if self.cancel_requested:
                 return self.cancelled(stage[0])
             if self.deadline is not None and self.clock() >= self.deadline:
@@ -425,7 +430,16 @@ class Execution:
         self.steps[record.key] = record
         if self.durable:
             record.updated_at = self.clock()
-            await self.engine.store.save_step(self.definition.name, self.transaction_id, record)
+            if self.defer_checkpoints:
+                self.unsaved.append(record)
+            else:
+                await self.engine.store.save_step(self.definition.name, self.transaction_id, record)
+
+    def take_unsaved(self) -> list[StepRecord]:
+        """The deferred step records, for the run-level write that carries them."""
+        unsaved, self.unsaved = self.unsaved, []
+        self.defer_checkpoints = False
+        return unsaved
 
     async def _finish(self, state: RunState) -> None:
         self.state = state

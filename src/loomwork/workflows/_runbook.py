@@ -63,7 +63,7 @@ class RunBook:
         if record is not None:
             record.state = execution.state
             record.updated_at = self.clock()
-            await self.store.save_run(record)
+            await self.store.save_run(record, steps=execution.take_unsaved())
 
     async def suspend(self, execution: Execution) -> None:
         """Release a paused run; it wakes at its earliest retry time or on a signal."""
@@ -76,7 +76,7 @@ class RunBook:
         record.owner = record.lease_until = None
         record.wake_at = min(waits) if waits else None
         record.updated_at = self.clock()
-        await self.store.save_run(record)
+        await self.store.save_run(record, steps=execution.take_unsaved())
 
     async def finished(self, execution: Execution, events: list[Event]) -> None:
         """Store a finished run's outcome, then publish its events (outbox first)."""
@@ -100,7 +100,7 @@ class RunBook:
         record.owner = record.lease_until = record.wake_at = None
         if events:
             record.outbox_json = encode(dump_events(events), name, "<result>", "events")
-        await self.store.save_run(record)
+        await self.store.save_run(record, steps=execution.take_unsaved())
         if events and await publish(execution.container, events):
             record.outbox_json = None
             await self.store.save_run(record)

@@ -11,7 +11,7 @@ themselves, so tests can move time.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from loomwork.workflows._records import RunRecord, RunState, StepRecord
 
@@ -46,8 +46,11 @@ class ExecutionStore(ABC):
         """
 
     @abstractmethod
-    async def save_run(self, run: RunRecord) -> None:
-        """Update the run-level fields of an existing run (not its steps).
+    async def save_run(self, run: RunRecord, *, steps: Sequence[StepRecord] = ()) -> None:
+        """Update the run-level fields of an existing run (``run.steps`` is ignored).
+
+        ``steps`` are upserted like :meth:`save_step`, in the same transaction: a run's
+        last checkpoint and its final state are written together.
 
         Raises :class:`loomwork.errors.NotFoundError` when the run does not exist.
         """

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from typing_extensions import override
@@ -41,9 +41,10 @@ class MemoryStore(ExecutionStore):
         self._stored(workflow, transaction_id).steps[step.key] = replace(step)
 
     @override
-    async def save_run(self, run: RunRecord) -> None:
+    async def save_run(self, run: RunRecord, *, steps: Sequence[StepRecord] = ()) -> None:
         stored = self._stored(run.workflow, run.transaction_id)
-        self._runs[(run.workflow, run.transaction_id)] = replace(run, steps=stored.steps)
+        kept = {**stored.steps, **{step.key: replace(step) for step in steps}}
+        self._runs[(run.workflow, run.transaction_id)] = replace(run, steps=kept)
 
     def _stored(self, workflow: str, transaction_id: str) -> RunRecord:
         run = self._runs.get((workflow, transaction_id))

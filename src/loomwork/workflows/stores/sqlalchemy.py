@@ -15,7 +15,8 @@ re-check their condition on the newest row version.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -70,9 +71,14 @@ class SqlAlchemyStore(ExecutionStore):
             )
         self.tables = build_tables(table_prefix)
         self._sql = Statements(self.tables, _INSERTS[dialect])
-        self._upsert_step = _DriverStatement(self._sql.upsert_step, self._engine.dialect)
+        dialect_ = self._engine.dialect
+        self._upsert_step = _DriverStatement(self._sql.upsert_step, dialect_)
+        self._insert_run = _DriverStatement(self._sql.insert_run, dialect_)
+        self._update_run = _DriverStatement(self._sql.update_run, dialect_)
         self._dbapi: Any = self._engine.dialect.loaded_dbapi
         self._ready = False
+        self._hot: Any = None
+        self._hot_lock = threading.Lock()
 
     @property
     def engine(self) -> sa.Engine:
@@ -96,8 +102,12 @@ class SqlAlchemyStore(ExecutionStore):
 
     @override
     async def create_run(self, run: RunRecord, *, replace_finished: bool) -> RunRecord | None:
-        key = key_params(run.workflow, run.transaction_id)
         row = {"workflow": run.workflow, "transaction_id": run.transaction_id, **run_values(run)}
+        # Fast path, one statement: the key is new (the usual case).
+        inserted = self._run_driver([(self._insert_run, row)], run.workflow, run.transaction_id)
+        if inserted[0]:
+            return None
+        key = key_params(run.workflow, run.transaction_id)
         with self._begin() as conn:
             if replace_finished and conn.execute(self._sql.delete_finished, key).rowcount:
                 conn.execute(self._sql.delete_steps, key)
@@ -125,36 +135,70 @@ class SqlAlchemyStore(ExecutionStore):
     async def save_step(self, workflow: str, transaction_id: str, step: StepRecord) -> None:
         # The hot path of durable runs: one upsert on a pooled DBAPI connection with SQL
         # compiled once. SQLAlchemy's execute() would double its cost on SQLite.
+        values = step_values(workflow, transaction_id, step)
+        self._run_driver([(self._upsert_step, values)], workflow, transaction_id)
+
+    @override
+    async def save_run(self, run: RunRecord, *, steps: Sequence[StepRecord] = ()) -> None:
+        workflow, tx = run.workflow, run.transaction_id
+        work = [(self._upsert_step, step_values(workflow, tx, step)) for step in steps]
+        work.append((self._update_run, {**key_params(workflow, tx), **run_values(run)}))
+        if not self._run_driver(work, workflow, tx)[-1]:
+            raise _run_not_found(workflow, tx)
+
+    def _run_driver(
+        self, work: list[tuple[_DriverStatement, dict[str, Any]]], workflow: str, tx: str
+    ) -> list[int]:
+        """Run statements of one run in one transaction on the store's checkpoint connection.
+
+        Returns, per statement, how many rows it returned (if it returns rows) or its
+        rowcount (psycopg reports -1 for inserts, hence RETURNING). The connection is kept
+        between calls, which spares a pool checkout and its liveness ping per checkpoint; a
+        connection found dead is replaced and the statements run once more (they are
+        idempotent: upserts, conditional inserts and updates).
+        """
         if not self._ready:
             self.create_tables()
-        upsert = self._upsert_step
-        params = upsert.params(step_values(workflow, transaction_id, step))
-        connection = self._engine.raw_connection()
+        with self._hot_lock:
+            try:
+                return self._run_on_hot(work, workflow, tx)
+            except sa.exc.DBAPIError as exc:
+                if not exc.connection_invalidated:
+                    raise
+                return self._run_on_hot(work, workflow, tx)
+
+    def _run_on_hot(
+        self, work: list[tuple[_DriverStatement, dict[str, Any]]], workflow: str, tx: str
+    ) -> list[int]:
+        if self._hot is None:
+            self._hot = self._engine.raw_connection()
+        connection = self._hot
+        statement, params = work[0][0].sql, None
         try:
+            counts = []
             cursor = connection.cursor()
             try:
-                cursor.execute(upsert.sql, params)
+                for driver_statement, values in work:
+                    statement, params = driver_statement.sql, driver_statement.params(values)
+                    cursor.execute(statement, params)
+                    rows = cursor.fetchall() if cursor.description else None
+                    counts.append(len(rows) if rows is not None else cursor.rowcount)
             finally:
                 cursor.close()
             connection.commit()
         except self._dbapi.IntegrityError as exc:
+            connection.rollback()
             if _is_foreign_key_violation(exc):
-                raise _run_not_found(workflow, transaction_id) from exc
-            raise _driver_error(exc, upsert.sql, params, False, self._engine.dialect) from exc
+                raise _run_not_found(workflow, tx) from exc
+            raise _driver_error(exc, statement, params, False, self._engine.dialect) from exc
         except self._dbapi.Error as exc:
+            self._hot = None
             lost = self._engine.dialect.is_disconnect(exc, connection.dbapi_connection, None)
             if lost:
                 connection.invalidate(exc)
-            raise _driver_error(exc, upsert.sql, params, lost, self._engine.dialect) from exc
-        finally:
             connection.close()
-
-    @override
-    async def save_run(self, run: RunRecord) -> None:
-        params = {**key_params(run.workflow, run.transaction_id), **run_values(run)}
-        with self._begin() as conn:
-            if not conn.execute(self._sql.update_run, params).rowcount:
-                raise _run_not_found(run.workflow, run.transaction_id)
+            raise _driver_error(exc, statement, params, lost, self._engine.dialect) from exc
+        return counts
 
     @override
     async def list_runs(
@@ -245,6 +289,10 @@ class SqlAlchemyStore(ExecutionStore):
 
     @override
     async def close(self) -> None:
+        with self._hot_lock:
+            if self._hot is not None:
+                self._hot.close()
+                self._hot = None
         if self._owns_engine:
             self._engine.dispose()
 
