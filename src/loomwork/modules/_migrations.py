@@ -12,19 +12,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.operations.ops import MigrationScript
-from alembic.runtime.migration import MigrationContext
-from alembic.script import Script
 
 from loomwork.db import create_engine
 from loomwork.errors import DefinitionError
 from loomwork.modules._model import Model, UtcDateTime
 from loomwork.modules._module import Module
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+
+# Alembic is imported inside the functions that use it: it costs about 0.1 s, and most
+# processes (the CLI's help, a worker whose database is migrated) never need it.
 
 _ENV = '''"""Alembic environment of this module: loomwork passes the connection and settings."""
 
@@ -67,6 +69,9 @@ def generate_migration(module: Module, engine_url: str | sa.URL, message: str) -
     ``<migrations>/versions/<rev>_<slug>.py`` and returns its path, or ``None`` when the
     models match the database and there is nothing to write.
     """
+    from alembic import command
+    from alembic.script import Script
+
     folder = _folder(module)
     _scaffold(folder)
     engine = create_engine(engine_url)
@@ -87,6 +92,8 @@ def generate_migration(module: Module, engine_url: str | sa.URL, message: str) -
 
 def migrate(modules: Iterable[Module], engine_url: str | sa.URL) -> None:
     """Upgrade every module with migrations to its head, each in its own transaction."""
+    from alembic import command
+
     engine = create_engine(engine_url)
     try:
         for module in modules:
@@ -140,6 +147,8 @@ def _render_item(type_: str, obj: Any, _context: Any) -> str | Literal[False]:
 
 
 def _skip_empty(_context: MigrationContext, _revision: Any, directives: list[Any]) -> None:
+    from alembic.operations.ops import MigrationScript
+
     script = directives[0] if directives else None
     if isinstance(script, MigrationScript) and all(
         ops.is_empty() for ops in script.upgrade_ops_list
@@ -148,6 +157,8 @@ def _skip_empty(_context: MigrationContext, _revision: Any, directives: list[Any
 
 
 def _config(module: Module, folder: Path, connection: sa.Connection) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(folder))
     config.set_main_option("file_template", "%%(year)d%%(month).2d%%(day).2d_%%(rev)s_%%(slug)s")
