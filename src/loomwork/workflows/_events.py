@@ -34,6 +34,18 @@ class StepEvents:
         self.events.extend(events)
 
 
+class _Discarded:
+    """A sink that drops what it is given (events emitted while compensating)."""
+
+    __slots__ = ()
+
+    def emit(self, events: Sequence[Event]) -> None:
+        """Drop ``events``."""
+
+
+DISCARDED = _Discarded()
+
+
 def dump_events(events: Sequence[Event]) -> list[dict[str, Any]]:
     """JSON-ready form of ``events`` for checkpoints and outboxes."""
     return [dump_event(event) for event in events]

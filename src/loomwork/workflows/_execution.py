@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Any
 from loomwork.errors import PermanentStepFailure, RunCancelledError, StepTimeoutError
 from loomwork.events import (
     Event,
+    EventSink,
     current_event_sink,
     reset_event_sink,
     set_event_sink,
-    use_event_sink,
 )
 from loomwork.workflows._codec import decode, decode_error, encode, encode_error
 from loomwork.workflows._compensation import plan_compensation
-from loomwork.workflows._events import StepEvents, dump_events, load_events
+from loomwork.workflows._events import DISCARDED, StepEvents, dump_events, load_events
 from loomwork.workflows._records import RunRecord, RunState, StepRecord, StepState
 from loomwork.workflows._refs import Scope
 from loomwork.workflows._result import Action, StepError, TransactionInfo, WorkflowRun
@@ -251,7 +251,7 @@ class Execution:
             limit = remaining if limit is None else min(limit, remaining)
         return limit
 
-    def step_context(self, node: StepNode, attempt: int, events: StepEvents) -> StepContext:
+    def step_context(self, node: StepNode, attempt: int, events: EventSink) -> StepContext:
         """The context a step or compensation function of ``node`` receives."""
         return StepContext(
             self.container,
@@ -383,15 +383,16 @@ class Execution:
             await self.checkpoint(self.moved(record, StepState.REVERTED))
             return Outcome.OK
         # Events emitted while undoing are dropped with the rest of the run's events.
-        discarded = StepEvents()
-        ctx = self.step_context(node, record.attempt, discarded)
+        ctx = self.step_context(node, record.attempt, DISCARDED)
+        token = set_event_sink(DISCARDED)
         try:
-            with use_event_sink(discarded):
-                result = node.compensate(self.compensate_inputs.get(node.key), ctx)
-                if inspect.isawaitable(result):
-                    await result
+            result = node.compensate(self.compensate_inputs.get(node.key), ctx)
+            if inspect.isawaitable(result):
+                await result
         except Exception as error:
             return await self.compensation_failed(node, error)
+        finally:
+            reset_event_sink(token)
         state = (
             StepState.WAITING_COMPENSATION if node.options.compensate_async else StepState.REVERTED
         )
