@@ -47,6 +47,7 @@ def test_new_scaffolds_a_project(tmp_path: Path) -> None:
     assert (target / ".gitignore").is_file()
     assert list((target / "src/modules/wishlist/migrations/versions").glob("*.py"))
     assert (target / "src/api/admin/wishlist/[id]/route.py").is_file()
+    assert (target / "src/commands/wishlist.py").is_file()
     assert not list(target.rglob("*.tmpl"))
     again = invoke(["new", str(target)])
     assert_clean_failure(again, "is not empty")
@@ -162,6 +163,8 @@ def test_db_migrate_and_generate(project_dir: Path, sqlite_env: dict[str, str]) 
     first = invoke(["db", "migrate", *project], sqlite_env)
     assert first.exit_code == 0, first.output
     assert "Migrated module(s): wishlist" in first.stdout
+    assert "Migrating modules" in first.stderr
+    assert "1/1" in first.stderr
     again = invoke(["db", "migrate", *project], sqlite_env)
     assert "up to date" in again.stdout
     generated = invoke(["db", "generate", "wishlist", *project], sqlite_env)

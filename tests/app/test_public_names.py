@@ -17,6 +17,7 @@ from .conftest import make_project
 
 APP = {
     "BUILTIN_KEYS",
+    "COMMANDS_FOLDER",
     "CONFIG_FILE",
     "App",
     "AppConfig",
@@ -39,6 +40,7 @@ APP = {
     "ensure_migrated",
     "instance_id",
     "is_secret",
+    "load_commands",
     "load_config",
     "load_project",
     "pending_modules",
@@ -55,7 +57,7 @@ HTTP = {
     "execution_json",
     "job_run_json",
 }
-CLI = {"app", "main", "print_json", "progress"}
+CLI = {"ProjectCommands", "app", "main", "print_json", "progress"}
 
 
 @pytest.mark.parametrize(

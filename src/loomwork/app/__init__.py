@@ -10,7 +10,8 @@
 
 Pieces, usable on their own: :func:`load_config` (``loomwork.toml`` plus ``LOOMWORK_*``
 environment overrides), :func:`load_project` (imports ``src/modules``, ``src/workflows``,
-``src/jobs``, ``src/subscribers``, ``src/api``), :func:`build_container` (the services the
+``src/jobs``, ``src/subscribers``, ``src/api``), :func:`load_commands` (``src/commands``,
+which only the CLI loads), :func:`build_container` (the services the
 project resolves; keys in :data:`BUILTIN_KEYS` plus one per module) and
 :func:`ensure_migrated` (the start-up migration policy).
 """
@@ -38,12 +39,19 @@ from loomwork.app._container import (
 )
 from loomwork.app._logging import JsonFormatter, TextFormatter, configure_logging
 from loomwork.app._migrations import apply_migrations, ensure_migrated, pending_modules
-from loomwork.app._project import Project, load_project, project_package
+from loomwork.app._project import (
+    COMMANDS_FOLDER,
+    Project,
+    load_commands,
+    load_project,
+    project_package,
+)
 from loomwork.app._redaction import is_secret
 from loomwork.app._runtime import App
 
 __all__ = [
     "BUILTIN_KEYS",
+    "COMMANDS_FOLDER",
     "CONFIG_FILE",
     "App",
     "AppConfig",
@@ -66,6 +74,7 @@ __all__ = [
     "ensure_migrated",
     "instance_id",
     "is_secret",
+    "load_commands",
     "load_config",
     "load_project",
     "pending_modules",

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import ast
 import fcntl
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -45,9 +45,7 @@ def pending_modules(modules: Sequence[Module], url: str) -> list[str]:
     try:
         with engine.connect() as connection:
             return [
-                module.key
-                for module in _migratable(modules)
-                if not _is_current(connection, module)
+                module.key for module in _migratable(modules) if not _is_current(connection, module)
             ]
     finally:
         engine.dispose()
@@ -115,13 +113,22 @@ def _current(connection: sa.Connection, module: Module) -> set[str]:
     return {str(value) for value in connection.execute(query).scalars()}
 
 
-def apply_migrations(modules: Sequence[Module], url: str) -> list[str]:
-    """Migrate every module to its head under the start-up lock; returns the keys migrated."""
+def apply_migrations(
+    modules: Sequence[Module], url: str, on_migrated: Callable[[str], None] | None = None
+) -> list[str]:
+    """Migrate every module to its head under the start-up lock; returns the keys migrated.
+
+    ``on_migrated(key)`` is called after each module (the CLI's progress bar uses it).
+    """
     pending = pending_modules(modules, url)
     if not pending:
         return []
     with _lock(url):
-        migrate(_migratable(modules), url)
+        for module in _migratable(modules):
+            if module.key in pending:
+                migrate([module], url)
+                if on_migrated is not None:
+                    on_migrated(module.key)
     return pending
 
 

@@ -9,11 +9,14 @@ A project folder::
       jobs/*.py                       scheduled jobs (see :mod:`loomwork.scheduler`)
       subscribers/*.py                event subscribers (see :mod:`loomwork.events`)
       api/**/route.py                 admin and store routes (see :mod:`loomwork.http`)
+      commands/<group>.py             ``loomwork <group> ...`` commands (see :mod:`loomwork.cli`)
 
 ``src`` is imported as a package with a name unique to the project folder
 (``_loomwork_project_<hash>``), so project files import each other with relative imports
 (``from ...modules.brand import BRAND_MODULE``) and two projects never share modules.
 Loading the same folder twice in one process reuses the modules imported the first time.
+:func:`load_project` leaves ``src/commands`` alone; only the CLI imports it, through
+:func:`load_commands`, and only when a project command is asked for.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import importlib
 import importlib.machinery
 import importlib.util
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -34,7 +38,9 @@ from loomwork.modules import Module
 from loomwork.scheduler import ScheduledJob, load_jobs
 from loomwork.workflows import WorkflowDefinition
 
-__all__ = ["Project", "load_project", "project_package"]
+__all__ = ["COMMANDS_FOLDER", "Project", "load_commands", "load_project", "project_package"]
+
+COMMANDS_FOLDER = "src/commands"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +100,39 @@ def load_project(root: str | Path) -> Project:
         subscribers=tuple(subscribers),
         routes=tuple(routes),
     )
+
+
+def load_commands(
+    root: str | Path,
+    group: str | None = None,
+    on_error: Callable[[DefinitionError], None] | None = None,
+) -> dict[str, ModuleType]:
+    """Import ``<root>/src/commands/*.py`` (nothing else) and return them by group name.
+
+    The group name is the file name with ``_`` turned into ``-``: ``brand_sync.py`` is
+    ``loomwork brand-sync``. Files starting with ``_`` are helpers, not groups. With
+    ``group``, only that group's file is imported (none when it does not exist). A folder
+    without ``src/commands`` has no groups. Raises :class:`DefinitionError` naming the file
+    when one cannot be imported, or with ``on_error`` passes it there and goes on.
+    """
+    folder = Path(root).resolve()
+    commands = folder / COMMANDS_FOLDER
+    if not commands.is_dir():
+        return {}
+    package = project_package(folder)
+    _install_package(package, folder / "src")
+    found: dict[str, ModuleType] = {}
+    for path in sorted(commands.glob("*.py")):
+        if path.name.startswith("_") or group not in (None, path.stem.replace("_", "-")):
+            continue
+        try:
+            _check_identifier(path, path.stem)
+            found[path.stem.replace("_", "-")] = _import(f"{package}.commands.{path.stem}", path)
+        except DefinitionError as error:
+            if on_error is None:
+                raise
+            on_error(error)
+    return found
 
 
 def _install_package(package: str, src: Path) -> None:

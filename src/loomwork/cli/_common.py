@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
@@ -29,11 +30,13 @@ from loomwork.errors import (
     NotFoundError,
     ValidationError,
 )
+from loomwork.events import EventBus
 
 __all__ = [
     "JsonOption",
     "ProjectOption",
     "attempt",
+    "call_with_container",
     "console",
     "fail",
     "open_project",
@@ -122,6 +125,31 @@ async def open_project(project: Path) -> AsyncIterator[tuple[App, Container]]:
         yield app, container
     finally:
         await close_container(container)
+
+
+async def call_with_container(project: Path, work: Callable[[Container], Any], what: str) -> None:
+    """Call ``work(container)`` (awaiting it when it is async) with the project open.
+
+    Events it emits are published; on the in-process bus (no ``[redis] url``) their
+    subscribers run before this returns, since no worker would get them afterwards. An
+    unexpected exception ends the command with one line naming ``what`` raised it.
+    """
+    async with open_project(project) as (app, container):
+        bus: EventBus = container.resolve("event_bus")
+        local = app.config.redis.url is None
+        if local:
+            await bus.start()
+        try:
+            result = work(container)
+            if inspect.isawaitable(result):
+                await result
+        except (*_EXPECTED, typer.Exit, typer.Abort, typer.BadParameter):
+            raise
+        except Exception as error:
+            fail(f"{type(error).__name__}: {error}", f"{what} raised it; see its code")
+        await container.resolve("event_sink").flush()
+        if local:
+            await bus.drain()
 
 
 def print_json(data: Any) -> None:

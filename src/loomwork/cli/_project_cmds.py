@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import inspect
 import os
@@ -18,12 +19,19 @@ from loomwork.app import (
     apply_migrations,
     load_config,
     load_project,
+    pending_modules,
     prepare_database,
 )
-from loomwork.cli._common import ProjectOption, attempt, console, fail, open_project, run
+from loomwork.cli._common import (
+    ProjectOption,
+    attempt,
+    call_with_container,
+    console,
+    progress,
+    run,
+)
 from loomwork.cli._scaffold import scaffold
 from loomwork.errors import DefinitionError
-from loomwork.events import EventBus
 from loomwork.modules import generate_migration
 
 __all__ = ["db_app", "exec_script", "new", "start"]
@@ -60,13 +68,20 @@ def new(
 
 @db_app.command("migrate")
 def db_migrate(project: ProjectOption = Path()) -> None:
-    """Apply every module's pending migrations."""
+    """Apply every module's pending migrations (a progress bar counts the modules)."""
 
     async def migrate() -> list[str]:
         config = load_config(project)
         loaded = load_project(config.root)
         prepare_database(config.database.url)
-        return apply_migrations(loaded.modules, config.database.url)
+        url = config.database.url
+        pending = await asyncio.to_thread(pending_modules, loaded.modules, url)
+        if not pending:
+            return []
+        with progress("Migrating modules", total=len(pending)) as advance:
+            return await asyncio.to_thread(
+                apply_migrations, loaded.modules, url, lambda _key: advance(1)
+            )
 
     migrated = run(migrate())
     if migrated:
@@ -106,7 +121,7 @@ def exec_script(
 ) -> None:
     """Run a script's 'async def main(container)' with the project's container."""
     main = attempt(lambda: _script_main(script))
-    run(_call_main(project, main))
+    run(call_with_container(project, main, f"{script}: main()"))
 
 
 def _script_main(script: Path) -> Any:
@@ -126,19 +141,3 @@ def _script_main(script: Path) -> Any:
     if not inspect.iscoroutinefunction(main):
         raise DefinitionError(f"{script}: define 'async def main(container)'")
     return main
-
-
-async def _call_main(project: Path, main: Any) -> None:
-    async with open_project(project) as (app, container):
-        bus: EventBus = container.resolve("event_bus")
-        local = app.config.redis.url is None
-        if local:
-            # Only the in-process bus delivers here; a Redis bus just publishes for workers.
-            await bus.start()
-        try:
-            await main(container)
-        except Exception as error:
-            fail(f"{type(error).__name__}: {error}", "the script's main() raised; see above")
-        await container.resolve("event_sink").flush()
-        if local:
-            await bus.drain()
