@@ -78,15 +78,26 @@ def test_help_outside_a_project_works(tmp_path: Path) -> None:
 
 
 MARKING = """
+from __future__ import annotations
+
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
 from loomwork.cli import ProjectCommands
+
+if TYPE_CHECKING:
+    from loomwork.container import Container
 
 Path(os.environ["MARK"]).write_text("imported")
 commands = ProjectCommands(help="Marks its import.")
 
 @commands.command()
-def hello(container, name: str = "world") -> None:
+def hello(
+    container: Container, name: Annotated[str, typer.Option(help="Who.")] = "world"
+) -> None:
     print(f"hello {name} from {container.resolve('config').name}")
 """
 

@@ -78,7 +78,7 @@ class ProjectCommands:
 
 def _with_container(function: Callable[..., Any]) -> Callable[..., None]:
     label = getattr(function, "__qualname__", repr(function))
-    signature = inspect.signature(function, eval_str=True)
+    signature = inspect.signature(function)
     parameters = list(signature.parameters.values())
     if not parameters or parameters[0].name != "container":
         raise DefinitionError(
@@ -98,7 +98,10 @@ def _with_container(function: Callable[..., Any]) -> Callable[..., None]:
 
     # Typer reads the signature: the command's own options, --project, and the context
     # (for the command's name in error messages).
-    options = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in parameters[1:]]
+    options = [
+        p.replace(kind=inspect.Parameter.KEYWORD_ONLY, annotation=_evaluated(function, p, label))
+        for p in parameters[1:]
+    ]
     added = [
         inspect.Parameter(
             _PROJECT, inspect.Parameter.KEYWORD_ONLY, default=Path(), annotation=ProjectOption
@@ -112,6 +115,21 @@ def _with_container(function: Callable[..., Any]) -> Callable[..., None]:
     invoke.__name__ = getattr(function, "__name__", "command")
     invoke.__doc__ = function.__doc__
     return invoke
+
+
+def _evaluated(function: Callable[..., Any], parameter: inspect.Parameter, label: str) -> Any:
+    # Only the options' annotations are evaluated: ``container: Container`` may name a type
+    # imported under TYPE_CHECKING, as linters suggest.
+    annotation = parameter.annotation
+    if not isinstance(annotation, str):
+        return annotation
+    try:
+        return eval(annotation, getattr(function, "__globals__", {}))
+    except Exception as error:
+        raise DefinitionError(
+            f"project command {label}: the annotation of {parameter.name!r} "
+            f"({annotation}) cannot be evaluated: {error!r}; import what it names at run time"
+        ) from error
 
 
 class LoomworkGroup(TyperGroup):
