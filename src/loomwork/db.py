@@ -14,6 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from loomwork.errors import ConfigurationError
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
@@ -26,6 +28,27 @@ def create_engine(url: str | sa.URL, **options: Any) -> sa.Engine:
         return engine
     options.setdefault("pool_pre_ping", True)
     return sa.create_engine(parsed, **options)
+
+
+def engine_for(
+    url_or_engine: str | sa.URL | sa.Engine, *, supported: tuple[str, ...], what: str
+) -> tuple[sa.Engine, bool]:
+    """The engine for a store given a URL (created here) or an engine (the caller's).
+
+    Returns the engine and whether the caller must dispose it. A database other than the
+    ``supported`` dialects is a :class:`ConfigurationError` naming ``what`` needs them.
+    """
+    if isinstance(url_or_engine, sa.Engine):
+        engine, owned = url_or_engine, False
+    else:
+        engine, owned = create_engine(url_or_engine), True
+    if engine.dialect.name not in supported:
+        if owned:
+            engine.dispose()
+        raise ConfigurationError(
+            "url", f"{what} supports {' and '.join(supported)}, not {engine.dialect.name}"
+        )
+    return engine, owned
 
 
 def is_sqlite(engine: sa.Engine) -> bool:

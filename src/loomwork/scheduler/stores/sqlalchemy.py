@@ -25,8 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from typing_extensions import override
 
-from loomwork.db import create_engine
-from loomwork.errors import ConfigurationError
+from loomwork.db import engine_for
 from loomwork.scheduler._records import EXECUTED_OUTCOMES, JobRun, RunOutcome
 from loomwork.scheduler.stores._port import ABANDONED_PREFIX, ABANDONED_SUFFIX, ScheduleStore
 
@@ -89,17 +88,10 @@ class SqlAlchemyScheduleStore(ScheduleStore):
     def __init__(
         self, url_or_engine: str | sa.URL | sa.Engine, *, table_prefix: str = "loomwork_"
     ) -> None:
-        if isinstance(url_or_engine, sa.Engine):
-            self._engine, self._owns_engine = url_or_engine, False
-        else:
-            self._engine, self._owns_engine = create_engine(url_or_engine), True
+        self._engine, self._owns_engine = engine_for(
+            url_or_engine, supported=tuple(_INSERTS), what="the SQL schedule store"
+        )
         dialect = self._engine.dialect.name
-        if dialect not in _INSERTS:
-            if self._owns_engine:
-                self._engine.dispose()
-            raise ConfigurationError(
-                "url", f"the SQL schedule store supports sqlite and postgresql, not {dialect}"
-            )
         self.table = build_table(table_prefix)
         self._insert = _INSERTS[dialect]
         self._postgres = dialect == "postgresql"

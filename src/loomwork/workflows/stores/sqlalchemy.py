@@ -25,8 +25,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.compiler import SQLCompiler
 from typing_extensions import override
 
-from loomwork.db import create_engine
-from loomwork.errors import ConfigurationError, NotFoundError
+from loomwork.db import engine_for
+from loomwork.errors import NotFoundError
 from loomwork.workflows._records import RunRecord, RunState, StepRecord
 from loomwork.workflows.stores._port import ExecutionStore
 from loomwork.workflows.stores._sql_schema import (
@@ -58,17 +58,10 @@ class SqlAlchemyStore(ExecutionStore):
     def __init__(
         self, url_or_engine: str | sa.URL | sa.Engine, *, table_prefix: str = "loomwork_"
     ) -> None:
-        if isinstance(url_or_engine, sa.Engine):
-            self._engine, self._owns_engine = url_or_engine, False
-        else:
-            self._engine, self._owns_engine = create_engine(url_or_engine), True
+        self._engine, self._owns_engine = engine_for(
+            url_or_engine, supported=tuple(_INSERTS), what="the SQL execution store"
+        )
         dialect = self._engine.dialect.name
-        if dialect not in _INSERTS:
-            if self._owns_engine:
-                self._engine.dispose()
-            raise ConfigurationError(
-                "url", f"the SQL execution store supports sqlite and postgresql, not {dialect}"
-            )
         self.tables = build_tables(table_prefix)
         self._sql = Statements(self.tables, _INSERTS[dialect])
         dialect_ = self._engine.dialect
