@@ -8,9 +8,9 @@ its migrations (not measured), then for each mode (``shared``: HTTP server + sch
 subscribers + workflow recovery; ``worker``: no HTTP) starts ``loomwork start`` as a fresh
 process ``--runs`` times and measures, per run: process spawn to the ``ready`` log line,
 spawn to the first ``200`` from ``GET /health`` (shared mode), and SIGTERM to exit. For
-scale it also times a bare interpreter (``python -c pass``) and importing what ``start``
-imports. Target: ready in at most 1 s. Writes ``bench/results/startup.json`` and the
-section of ``bench/STARTUP.md`` between its markers.
+scale it also times a bare interpreter (``python -c pass``), importing what ``start``
+imports, and ``loomwork --help`` outside a project. Target: ready in at most 1 s. Writes
+``bench/results/startup.json`` and the section of ``bench/STARTUP.md`` between its markers.
 """
 
 from __future__ import annotations
@@ -89,12 +89,24 @@ def healthy(port: int) -> bool:
         return False
 
 
-def timed_python(code: str, runs: int) -> float:
-    samples = []
+def timed_python(codes: list[str], runs: int) -> list[float]:
+    """Median wall time of ``python -c code`` for each code, the codes interleaved."""
+    samples: list[list[float]] = [[] for _ in codes]
     for _ in range(runs):
-        began = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], check=True)
-        samples.append(time.perf_counter() - began)
+        for code, rows in zip(codes, samples, strict=True):
+            began = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], check=True)
+            rows.append(time.perf_counter() - began)
+    return [statistics.median(rows) for rows in samples]
+
+
+def timed_help(runs: int) -> float:
+    samples = []
+    with tempfile.TemporaryDirectory() as outside:
+        for _ in range(runs):
+            began = time.perf_counter()
+            subprocess.run([LOOMWORK, "--help"], check=True, capture_output=True, cwd=outside)
+            samples.append(time.perf_counter() - began)
     return statistics.median(samples)
 
 
@@ -125,12 +137,17 @@ def measure(runs: int) -> dict[str, Any]:
             }
             modes[mode]["samples"] = rows
     imports = "import loomwork.cli, loomwork.app, loomwork.http, uvicorn, starlette.applications"
+    # What start-up paid before the migration check stopped importing Alembic.
+    alembic = imports + ", alembic.command, alembic.script, alembic.runtime.migration"
+    bare, needed, with_alembic = timed_python(["pass", imports, alembic], runs)
     return {
         "runs": runs,
         "target_ready_s": TARGET_S,
         "modes": modes,
-        "python_startup_s": round(timed_python("pass", runs), 3),
-        "python_with_imports_s": round(timed_python(imports, runs), 3),
+        "python_startup_s": round(bare, 3),
+        "python_with_imports_s": round(needed, 3),
+        "python_with_imports_and_alembic_s": round(with_alembic, 3),
+        "cli_help_s": round(timed_help(runs), 3),
         "environment": environment(),
     }
 
@@ -165,8 +182,10 @@ def report(result: dict[str, Any]) -> str:
     lines += [
         "",
         f"For scale: a bare `python -c pass` takes {result['python_startup_s']:.3f} s and importing"
-        f" what `start` needs takes {result['python_with_imports_s']:.3f} s (both medians,"
-        " interpreter start included).",
+        f" what `start` needs takes {result['python_with_imports_s']:.3f} s"
+        f" ({result['python_with_imports_and_alembic_s']:.3f} s with Alembic, which start-up no"
+        " longer imports when the database is migrated); `loomwork --help` outside a project"
+        f" takes {result['cli_help_s']:.3f} s (medians, interpreter start included).",
         "",
         f"Python {env['python']}, {env['cpus']} CPUs, 1-minute load average {env['loadavg'][0]}"
         " when the run started (other work shares the machine).",
