@@ -53,13 +53,21 @@ class RetryPolicy:
 
 @dataclass(frozen=True, slots=True)
 class BrandPage:
-    """One page of the system's brand list: valid records, rejects and the cursors."""
+    """One page of the system's brand list: valid records, rejects and the cursors.
+
+    ``raw`` holds the valid records as the system sent them (JSON-ready, same order as
+    ``records``), so a caller that stores the page need not serialise the models again.
+    """
 
     records: list[SystemBrand]
     bad: list[BadRecord]
     cursor: str | None
     next_cursor: str | None
     max_updated_at: str | None = None
+    raw: list[dict[str, Any]] = field(default_factory=list)
+
+
+PageKey = tuple[str | None, str | None, bool, int]
 
 
 @dataclass(slots=True)
@@ -104,6 +112,7 @@ class BrandSystemClient:
         self.page_size = page_size
         self.retry = retry or RetryPolicy()
         self.stats = ClientStats()
+        self._ahead: dict[PageKey, asyncio.Task[BrandPage]] = {}
         self._sleep = sleep
         self._draw = draw
         self._http = httpx.AsyncClient(
@@ -123,7 +132,8 @@ class BrandSystemClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the connection pool."""
+        """Close the connection pool (and drop a page read ahead but never asked for)."""
+        await self._drop_read_ahead()
         await self._http.aclose()
 
     # ------------------------------------------------------------------ reading
@@ -136,14 +146,51 @@ class BrandSystemClient:
         include_deleted: bool = True,
         limit: int | None = None,
     ) -> BrandPage:
-        """One page of brands in ``(updated_at, id)`` order, validated record by record."""
-        params = {"limit": str(limit or self.page_size)}
+        """One page of brands in ``(updated_at, id)`` order, validated record by record.
+
+        A page asked for with :meth:`read_ahead` is taken from that request.
+        """
+        key = _page_key(cursor, updated_since, include_deleted, limit or self.page_size)
+        ahead = self._ahead.pop(key, None)
+        if ahead is not None:
+            return await ahead
+        return await self._fetch_page(key)
+
+    def read_ahead(
+        self,
+        *,
+        cursor: str | None = None,
+        updated_since: datetime | None = None,
+        include_deleted: bool = True,
+        limit: int | None = None,
+    ) -> None:
+        """Start fetching a page now; the :meth:`fetch_page` call with the same arguments gets it.
+
+        One page at most is kept ahead (an older one is cancelled), so memory stays
+        bounded, while the system prepares the next page as the caller writes this one.
+        """
+        key = _page_key(cursor, updated_since, include_deleted, limit or self.page_size)
+        if key in self._ahead:
+            return
+        for stale in self._ahead.values():
+            _discard(stale)
+        self._ahead = {key: asyncio.ensure_future(self._fetch_page(key))}
+
+    async def _drop_read_ahead(self) -> None:
+        pending, self._ahead = list(self._ahead.values()), {}
+        for task in pending:
+            _discard(task)
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _fetch_page(self, key: PageKey) -> BrandPage:
+        cursor, since, include_deleted, limit = key
+        params = {"limit": str(limit)}
         if include_deleted:
             params["include_deleted"] = "true"
         if cursor is not None:
             params["cursor"] = cursor
-        if updated_since is not None:
-            params["updated_since"] = to_iso(updated_since)
+        if since is not None:
+            params["updated_since"] = since
         self.stats.list_params.append(dict(params))
         body = await self._request("GET", "/brands", params=params)
         raw = body.get("brands") if isinstance(body, dict) else None
@@ -151,6 +198,7 @@ class BrandSystemClient:
             raise BrandSystemError("GET /brands answered without a 'brands' list")
         self.stats.records_fetched += len(raw)
         records: list[SystemBrand] = []
+        valid: list[dict[str, Any]] = []
         bad: list[BadRecord] = []
         for item in raw:
             parsed = parse_record(item)
@@ -158,6 +206,7 @@ class BrandSystemClient:
                 bad.append(parsed)
             else:
                 records.append(parsed)
+                valid.append(item)
         following = body.get("next_cursor")
         return BrandPage(
             records,
@@ -165,6 +214,7 @@ class BrandSystemClient:
             cursor,
             following if isinstance(following, str) else None,
             _newest_stamp(raw),
+            valid,
         )
 
     async def iter_pages(
@@ -174,11 +224,20 @@ class BrandSystemClient:
         updated_since: datetime | None = None,
         include_deleted: bool = True,
     ) -> AsyncIterator[BrandPage]:
-        """Stream every page from ``cursor`` (or ``updated_since``) on, one at a time."""
+        """Stream every page from ``cursor`` (or ``updated_since``) on, one at a time.
+
+        The next page is read ahead while the caller handles the current one.
+        """
         while True:
             page = await self.fetch_page(
                 cursor=cursor, updated_since=updated_since, include_deleted=include_deleted
             )
+            if page.next_cursor is not None:
+                self.read_ahead(
+                    cursor=page.next_cursor,
+                    updated_since=updated_since,
+                    include_deleted=include_deleted,
+                )
             yield page
             if page.next_cursor is None:
                 return
@@ -280,6 +339,22 @@ class BrandSystemClient:
         if seconds is None:
             return self.retry.backoff(1, self._draw())
         return min(max(seconds, 0.0), self.retry.max_retry_after)
+
+
+def _discard(task: asyncio.Task[BrandPage]) -> None:
+    # Retrieve a finished read's error, so that a failed page nobody asked for again is
+    # not reported as "never retrieved"; cancel one still running.
+    if not task.done():
+        task.cancel()
+    elif not task.cancelled():
+        task.exception()
+
+
+def _page_key(
+    cursor: str | None, updated_since: datetime | None, include_deleted: bool, limit: int
+) -> PageKey:
+    since = to_iso(updated_since) if updated_since is not None else None
+    return (cursor, since, include_deleted, limit)
 
 
 def _seconds_from(retry_after: str) -> float | None:

@@ -55,6 +55,8 @@ async def record_quarantine(
 ) -> QuarantineChange:
     """Quarantine ``bad`` records and release the rows of records that now synced."""
     new_keys = {quarantine_key(source, record.record_id): record for record in bad}
+    if not new_keys and not await _holds_any(service, source):
+        return QuarantineChange([], [])
     resolved = [quarantine_key(source, record_id) for record_id in resolved_ids]
     touched = [*new_keys, *resolved]
     if not touched:
@@ -114,6 +116,13 @@ async def list_quarantined(
         skip=skip, take=take, order={"last_seen_at": "desc"}, select=QUARANTINE_FIELDS
     )
     return rows, count
+
+
+async def _holds_any(service: BrandModuleService, source: str) -> bool:
+    # The common page has nothing to release: one indexed probe instead of a lookup of
+    # every record id of the page.
+    rows = await service.list_quarantined_records({"source": source}, select=["id"], take=1)
+    return bool(rows)
 
 
 def _fields(record: BadRecord) -> dict[str, Any]:

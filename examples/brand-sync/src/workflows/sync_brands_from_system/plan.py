@@ -281,12 +281,54 @@ def plan_sync(
     return planner.plan
 
 
-def store_row_filters(records: Sequence[SystemBrand]) -> list[dict[str, Any]]:
-    """The ``list_brands`` filters that find every store row :func:`plan_sync` needs."""
-    ids = [record.id for record in records]
-    links = [record.external_id for record in records if record.external_id]
-    names = [record.name for record in records]
-    return [{"external_id": ids}, {"id": links}, {"name": names}]
+def split_seen(
+    page: Sequence[Mapping[str, Any]], rows: Sequence[Mapping[str, Any]]
+) -> tuple[list[Mapping[str, Any]], list[str]]:
+    """Set apart the raw page records the store has already seen, without parsing them.
+
+    A record is seen when the store row linked to it by ``external_id`` holds a system
+    version at least as new (rule 2): :func:`plan_sync` would call it unchanged whatever
+    else the page holds. Both sides write UTC with microseconds at a fixed width, so the
+    texts compare like the instants; a record in any other shape is left to the plan.
+    Returns the records still to plan and the ids of the seen ones.
+    """
+    versions = {
+        row["external_id"]: _utc_key(row["system_updated_at"]) for row in rows if row["external_id"]
+    }
+    fresh: list[Mapping[str, Any]] = []
+    seen: list[str] = []
+    for raw in page:
+        known = versions.get(raw["id"])
+        version = _utc_key(raw["updated_at"])
+        if known is not None and version is not None and version <= known:
+            seen.append(raw["id"])
+        else:
+            fresh.append(raw)
+    return fresh, seen
+
+
+def rows_concerning(
+    records: Sequence[SystemBrand], rows: Sequence[Mapping[str, Any]]
+) -> list[Mapping[str, Any]]:
+    """The store rows :func:`plan_sync` needs for ``records``, out of a larger set."""
+    ids = {record.id for record in records}
+    links = {record.external_id for record in records if record.external_id}
+    names = {record.name for record in records}
+    return [
+        row
+        for row in rows
+        if row["external_id"] in ids or row["id"] in links or row["name"] in names
+    ]
+
+
+def _utc_key(stamp: Any) -> str | None:
+    # "2026-11-26T15:30:00.123456Z" or "...+00:00": the instant to the microsecond.
+    if isinstance(stamp, str) and (
+        (len(stamp) == 27 and stamp.endswith("Z"))
+        or (len(stamp) == 32 and stamp.endswith("+00:00"))
+    ):
+        return stamp[:26]
+    return None
 
 
 def _seen(record: SystemBrand, row: StoreBrand) -> bool:
@@ -306,4 +348,4 @@ def _required(value: Any) -> datetime:
     return moment
 
 
-__all__ = ["STORE_FIELDS", "StoreBrand", "SyncPlan", "plan_sync", "store_row_filters"]
+__all__ = ["STORE_FIELDS", "StoreBrand", "SyncPlan", "plan_sync", "rows_concerning", "split_seen"]

@@ -41,7 +41,7 @@ from ...modules.brand.sync_state import (
     renew_lock,
 )
 from .plan import StoreBrand, plan_sync
-from .steps.load_store_brands import find_store_rows
+from .steps.load_store_brands import find_store_rows, record_keys
 from .workflow import sync_brands_from_system_workflow
 
 logger = logging.getLogger("brand_sync.pull")
@@ -210,7 +210,7 @@ async def dry_run_brand_sync(container: Container, *, full: bool | None = None) 
     async for page in service.client.iter_pages(
         cursor=start.cursor, updated_since=start.updated_since
     ):
-        rows = await find_store_rows(service, page.records)
+        rows = await find_store_rows(service, record_keys(page.records))
         page_plan = plan_sync(page.records, [StoreBrand.from_record(r) for r in rows], page.bad)
         plan.pages += 1
         for key, value in page_plan.counts().items():

@@ -14,7 +14,7 @@ from typing import Any
 from loomwork.workflows import WorkflowResponse, create_workflow, transform
 
 from ...modules.brand.records import BadRecord, load_brand
-from .plan import StoreBrand, plan_sync
+from .plan import StoreBrand, plan_sync, rows_concerning, split_seen
 from .steps.advance_sync_state import advance_sync_state_step
 from .steps.create_brands import create_brands_step
 from .steps.delete_brands import delete_brands_step
@@ -27,13 +27,21 @@ WORKFLOW_NAME = "sync-brands-from-system"
 
 
 def split_page(data: dict[str, Any]) -> dict[str, Any]:
-    """``transform`` body: plan the fetched page against the loaded store rows."""
+    """``transform`` body: plan the fetched page against the loaded store rows.
+
+    Records the store has already seen are counted unchanged up front, so an unchanged
+    re-sync neither parses them nor plans them one by one.
+    """
     page = data["page"]
+    fresh, seen = split_seen(page["brands"], data["rows"])
+    records = [load_brand(raw) for raw in fresh]
     plan = plan_sync(
-        [load_brand(raw) for raw in page["brands"]],
-        [StoreBrand.from_record(row) for row in data["rows"]],
+        records,
+        [StoreBrand.from_record(row) for row in rows_concerning(records, data["rows"])],
         [BadRecord(**raw) for raw in page["bad"]],
     )
+    plan.unchanged.extend(seen)
+    plan.synced.extend(seen)
     return plan.as_dict()
 
 
@@ -50,8 +58,8 @@ def summary(data: dict[str, Any]) -> dict[str, Any]:
     """``transform`` body: the run's result (ids and counts, no full records)."""
     plan = data["plan"]
     return {
-        "created": [brand["id"] for brand in data["created"]],
-        "updated": [brand["id"] for brand in data["updated"]],
+        "created": data["created"],
+        "updated": data["updated"],
         "deleted": data["deleted"],
         "unchanged": len(plan["unchanged"]),
         "quarantined": data["quarantined"],

@@ -22,7 +22,7 @@ async def advance_sync_state(input: dict[str, Any], ctx: StepContext) -> StepRes
         next_cursor=input["next_cursor"],
         page_max_updated_at=datetime.fromisoformat(newest) if newest else None,
     )
-    return StepResponse(moved)
+    return StepResponse(moved, None)
 
 
 advance_sync_state_step = create_step("advance-sync-state", advance_sync_state)

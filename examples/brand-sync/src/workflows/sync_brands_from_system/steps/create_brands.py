@@ -10,10 +10,12 @@ from ....modules.brand.origin import SYNC_METADATA
 from ..._context import brand_service
 
 
-async def create_brands(
-    input: dict[str, Any], ctx: StepContext
-) -> StepResponse[list[dict[str, Any]]]:
-    """Create ``input["brands"]``; ones already linked (a re-run after a crash) are skipped."""
+async def create_brands(input: dict[str, Any], ctx: StepContext) -> StepResponse[list[str]]:
+    """Create ``input["brands"]``; ones already linked (a re-run after a crash) are skipped.
+
+    The output is the new brands' ids: a page's full records would only make its
+    checkpoint larger.
+    """
     brands: list[dict[str, Any]] = input["brands"]
     if not brands:
         return StepResponse([], [])
@@ -28,7 +30,8 @@ async def create_brands(
     created: list[dict[str, Any]] = (
         await service.create_brands(fresh, event_metadata=SYNC_METADATA) if fresh else []
     )
-    return StepResponse(created, [brand["id"] for brand in created])
+    ids = [brand["id"] for brand in created]
+    return StepResponse(ids, ids)
 
 
 async def delete_created_brands(ids: list[str] | None, ctx: StepContext) -> None:

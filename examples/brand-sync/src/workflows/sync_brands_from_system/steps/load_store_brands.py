@@ -2,36 +2,55 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from loomwork.workflows import StepContext, StepResponse, create_step
 
 from ....modules.brand import BrandModuleService
-from ....modules.brand.records import SystemBrand, load_brand
+from ....modules.brand.records import SystemBrand
 from ..._context import brand_service
-from ..plan import STORE_FIELDS, store_row_filters
+from ..plan import STORE_FIELDS
+
+RecordKey = tuple[str, str | None, str]
+"""What the lookup needs of a system record: its id, its ``external_id`` and its name."""
+
+
+def record_keys(records: Iterable[SystemBrand]) -> list[RecordKey]:
+    """The lookup keys of validated records."""
+    return [(record.id, record.external_id, record.name) for record in records]
 
 
 async def find_store_rows(
-    service: BrandModuleService, records: Sequence[SystemBrand]
+    service: BrandModuleService, keys: Sequence[RecordKey]
 ) -> list[dict[str, Any]]:
-    """Every store brand linked to, or holding the name of, one of ``records``."""
+    """Every store brand linked to, or holding the name of, one of the records.
+
+    Links first; names only for records whose linked row does not already hold the name
+    (live names are unique, so that row is the only holder). A re-sync of unchanged
+    brands therefore costs one query per page.
+    """
     rows: dict[str, dict[str, Any]] = {}
-    if not records:
-        return []
-    for filters in store_row_filters(records):
-        with_deleted = "name" not in filters
-        found = await service.list_brands(filters, select=STORE_FIELDS, with_deleted=with_deleted)
-        for row in found:
-            rows[row["id"]] = row
+    ids = [record_id for record_id, _, _ in keys]
+    links = [link for _, link, _ in keys if link]
+    for field, values in (("external_id", ids), ("id", links)):
+        if values:
+            found = await service.list_brands(
+                {field: values}, select=STORE_FIELDS, with_deleted=True
+            )
+            rows.update((row["id"], row) for row in found)
+    held = {row["name"] for row in rows.values() if row["deleted_at"] is None}
+    names = [name for _, _, name in keys if name not in held]
+    if names:
+        found = await service.list_brands({"name": names}, select=STORE_FIELDS)
+        rows.update((row["id"], row) for row in found)
     return list(rows.values())
 
 
 async def load_store_brands(page: dict[str, Any], ctx: StepContext) -> StepResponse[Any]:
     """The rows :func:`plan_sync` needs for ``page`` (the retrieve step's output)."""
-    records = [load_brand(raw) for raw in page["brands"]]
-    return StepResponse(await find_store_rows(brand_service(ctx), records))
+    keys = [(raw["id"], raw.get("external_id"), raw["name"]) for raw in page["brands"]]
+    return StepResponse(await find_store_rows(brand_service(ctx), keys), None)
 
 
 load_store_brands_step = create_step("load-store-brands", load_store_brands)

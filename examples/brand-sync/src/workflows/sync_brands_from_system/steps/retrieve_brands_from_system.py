@@ -7,7 +7,6 @@ from typing import Any
 
 from loomwork.workflows import StepContext, StepResponse, create_step
 
-from ....modules.brand.records import dump_brand
 from ..._context import brand_service
 
 
@@ -17,21 +16,27 @@ async def retrieve_brands_from_system(
     """The page at ``input["cursor"]`` (or from ``input["updated_since"]``), deleted included.
 
     The output is checkpointed, so a resumed run plans from the very page it fetched.
+    The next page is read ahead: the system prepares it while this page is written.
     """
     since = input.get("updated_since")
-    page = await brand_service(ctx).client.fetch_page(
+    client = brand_service(ctx).client
+    page = await client.fetch_page(
         cursor=input.get("cursor"),
         updated_since=datetime.fromisoformat(since) if since else None,
         include_deleted=True,
     )
+    if page.next_cursor is not None:
+        client.read_ahead(cursor=page.next_cursor, include_deleted=True)
+    # No compensation, so no compensation input: the page is checkpointed once.
     return StepResponse(
         {
-            "brands": [dump_brand(record) for record in page.records],
+            "brands": page.raw,
             "bad": [record.as_dict() for record in page.bad],
             "cursor": page.cursor,
             "next_cursor": page.next_cursor,
             "max_updated_at": page.max_updated_at,
-        }
+        },
+        None,
     )
 
 

@@ -12,10 +12,11 @@ from ..._context import brand_service
 RESTORED_FIELDS = ("id", "name", "external_id", "synced_name", "system_updated_at")
 
 
-async def update_brands(
-    input: dict[str, Any], ctx: StepContext
-) -> StepResponse[list[dict[str, Any]]]:
-    """Update ``input["brands"]`` (each ``{"id", ...}``) after reading what they were."""
+async def update_brands(input: dict[str, Any], ctx: StepContext) -> StepResponse[list[str]]:
+    """Update ``input["brands"]`` (each ``{"id", ...}``) after reading what they were.
+
+    The output is the updated ids; the compensation input the previous values.
+    """
     brands: list[dict[str, Any]] = input["brands"]
     if not brands:
         return StepResponse([], [])
@@ -24,7 +25,7 @@ async def update_brands(
         {"id": [brand["id"] for brand in brands]}, select=RESTORED_FIELDS
     )
     updated = await service.update_brands(brands, event_metadata=SYNC_METADATA)
-    return StepResponse(updated, previous)
+    return StepResponse([brand["id"] for brand in updated], previous)
 
 
 async def restore_brands(previous: list[dict[str, Any]] | None, ctx: StepContext) -> None:
