@@ -202,6 +202,26 @@ def kill_between_ticks(victim: Instance, tick_log: Path) -> float:
     return time.time()
 
 
+async def check_recovery(marks: list[str], survivors: set[int], url: str) -> None:
+    """A survivor finished the killed worker's run, and its event went out once."""
+    finisher = int(marks[marks.index("finish") + 1])
+    assert finisher in survivors
+    store = SqlAlchemyStore(url)
+    try:
+        run = await store.load_run("slow-sync", "slow-1")
+    finally:
+        await store.close()
+    assert run is not None
+    assert run.state is RunState.DONE
+    # The step in flight at the kill ran again on the recovering worker (at-least-once).
+    assert json.loads(run.result_json or "null") == {"slow_by": finisher, "finished_by": finisher}
+    assert marks.count("slow-start") == 2
+    # The run's event went out once, after it succeeded, to one worker of the group.
+    assert marks.count("event") == 1
+    assert marks[marks.index("event") + 2] == str(finisher)
+    assert int(marks[marks.index("event") + 1]) in survivors
+
+
 def fleet_files() -> dict[str, str]:
     return {
         "src/jobs/tick.py": TICK_JOB,
@@ -244,24 +264,7 @@ async def test_three_workers_on_postgres_tick_once_for_a_minute_and_recover_a_ki
         survivors: list[Instance] = [worker for worker in workers if worker is not victim]
         statuses = [worker.terminate() for worker in survivors]
     assert statuses == [0, 0], [worker.log() for worker in survivors]
-    marks = marks_of(mark_log)
-    finisher = int(marks[marks.index("finish") + 1])
-    assert finisher != victim_pid
-    assert finisher in {worker.pid for worker in survivors}
-    store = SqlAlchemyStore(fresh_pg_url)
-    try:
-        run = await store.load_run("slow-sync", "slow-1")
-    finally:
-        await store.close()
-    assert run is not None
-    assert run.state is RunState.DONE
-    # The step in flight at the kill ran again on the recovering worker (at-least-once).
-    assert json.loads(run.result_json or "null") == {"slow_by": finisher, "finished_by": finisher}
-    assert marks.count("slow-start") == 2
-    # The run's event went out once, after it succeeded, to one worker of the group.
-    assert marks.count("event") == 1
-    assert marks[marks.index("event") + 2] == str(finisher)
-    assert int(marks[marks.index("event") + 1]) in {worker.pid for worker in survivors}
+    await check_recovery(marks_of(mark_log), {w.pid for w in survivors}, fresh_pg_url)
     [durable] = await job_records(fresh_pg_url, "durable")
     assert durable.fire_time == durable_at
     assert durable.instance_id.split(":")[1] == str(victim_pid)
@@ -270,7 +273,8 @@ async def test_three_workers_on_postgres_tick_once_for_a_minute_and_recover_a_ki
     after_kill = [tick for tick in ticks if tick.start > killed_at]
     assert len(after_kill) >= AFTER_KILL
     assert {tick.pid for tick in after_kill} <= {worker.pid for worker in survivors}
-    assert any(tick.pid == victim_pid for tick in ticks if tick.start < killed_at)
+    # Before the kill the ticks were shared out (which instance wins a tick is a race).
+    assert len({tick.pid for tick in ticks if tick.start < killed_at}) >= 2
 
 
 @pytest.mark.slow
