@@ -200,3 +200,18 @@ def test_a_group_named_like_a_built_in_is_refused_in_help(tmp_path: Path) -> Non
     helped = invoke(["--help"], {"LOOMWORK_PROJECT": str(root)})
     assert helped.exit_code == 0, helped.output
     assert "'loomwork jobs' is a built-in command; rename the file" in helped.stderr
+
+
+def test_help_survives_a_project_package_that_fails_to_import(tmp_path: Path) -> None:
+    root = make_project(
+        tmp_path / "unimportable",
+        {
+            "src/__init__.py": "raise RuntimeError('package is broken')\n",
+            "src/commands/tools.py": "import typer\ncommands = typer.Typer()\n",
+        },
+    )
+    env = {"LOOMWORK_PROJECT": str(root)}
+    helped = invoke(["--help"], env)
+    assert helped.exit_code == 0, helped.output
+    assert "package is broken" in helped.stderr
+    assert_clean_failure(invoke(["tools", "x"], env), "package is broken")

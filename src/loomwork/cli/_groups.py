@@ -153,7 +153,10 @@ class LoomworkGroup(TyperGroup):
         stays available while a command file is broken.
         """
         if not ctx.resilient_parsing:
-            self._add_project_groups(_project_folder([]), on_error=_warn)
+            try:
+                self._add_project_groups(_project_folder([]), on_error=_warn)
+            except LoomworkError as error:
+                _warn(error)
         return super().list_commands(ctx)
 
     def _add_project_groups(
@@ -181,7 +184,7 @@ class LoomworkGroup(TyperGroup):
         self.add_command(_click_group(name, module), name)
 
 
-def _warn(error: DefinitionError) -> None:
+def _warn(error: LoomworkError) -> None:
     errors.print(f"warning: project command not loaded: {error}", markup=False, soft_wrap=True)
 
 
