@@ -36,6 +36,7 @@ import importlib
 import json
 import os
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -69,11 +70,26 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def report(brands: int, seconds: float, written: dict[str, int], **extra: Any) -> None:
+class Clock:
+    """Wall and CPU time (all threads of this process) since :meth:`start`."""
+
+    def start(self) -> None:
+        """Start measuring."""
+        self.wall = time.perf_counter()
+        self.cpu = time.process_time()
+
+    def seconds(self) -> tuple[float, float]:
+        """Wall and CPU seconds so far."""
+        return time.perf_counter() - self.wall, time.process_time() - self.cpu
+
+
+def report(brands: int, clock: Clock, written: dict[str, int], **extra: Any) -> None:
     """Print the child's result as one JSON line."""
+    seconds, cpu = clock.seconds()
     result = {
         "brands": brands,
         "seconds": round(seconds, 3),
+        "cpu_s": round(cpu, 3),
         "brands_per_s": round(brands / seconds) if seconds > 0 else None,
         "peak_rss_mb": peak_rss_mb(),
         **written,
@@ -153,15 +169,15 @@ async def loomwork_child(base_url: str, db_url: str, mode: str) -> None:
     await bus.start()
     counter = WriteCounter()
     sa.event.listen(container.resolve("db_engine"), "after_cursor_execute", counter)
-    began = time.perf_counter()
+    clock = Clock()
+    clock.start()
     result = await sync.sync_brands_from_system(container, full=mode != "incremental")
     await container.resolve("event_sink").flush()
     await bus.drain()
-    seconds = time.perf_counter() - began
-    await close_container(container)
     done = result.as_dict()
     brands = sum(done[key] for key in ("created", "updated", "deleted", "unchanged"))
-    report(brands + done["quarantined"], seconds, counter.as_dict(), pages=done["pages"])
+    report(brands + done["quarantined"], clock, counter.as_dict(), pages=done["pages"])
+    await close_container(container)
 
 
 # ---------------------------------------------------------------- child: raw floor
@@ -207,20 +223,20 @@ def raw_child(base_url: str, db_url: str) -> None:
     upsert = RAW_UPSERT.format(p=marker)
     now = time.strftime("%Y-%m-%dT%H:%M:%S.000000+00:00", time.gmtime())
     brands = written = 0
-    began = time.perf_counter()
+    clock = Clock()
+    clock.start()
     for page in pages(base_url):
         cursor = conn.cursor()
         cursor.executemany(upsert, raw_rows(page, now))
         written += max(cursor.rowcount, 0)
         conn.commit()
         brands += len(page)
-    seconds = time.perf_counter() - began
-    conn.close()
     report(
         brands,
-        seconds,
+        clock,
         {"brand_rows_written": written, "other_rows_written": 0, "write_statements": -1},
     )
+    conn.close()
 
 
 def _raw_connection(db_url: str) -> tuple[Callable[[], Any], str]:
@@ -267,14 +283,14 @@ def dlt_child(base_url: str, db_url: str, work_dir: str) -> None:
         dataset_name="main",
         pipelines_dir=work_dir,
     )
-    began = time.perf_counter()
+    clock = Clock()
+    clock.start()
     pipeline.run(brands())
-    seconds = time.perf_counter() - began
     counts = pipeline.last_trace.last_normalize_info.row_counts
     loaded = int(counts.get("brands", 0))
     report(
         loaded,
-        seconds,
+        clock,
         {"brand_rows_written": loaded, "other_rows_written": -1, "write_statements": -1},
         dlt_version=dlt.__version__,
     )
@@ -300,19 +316,27 @@ def brand_system(count: int) -> Iterator[str]:
         server.communicate(timeout=30)
 
 
-def run_child(python: str, *args: str) -> dict[str, Any]:
-    """Run one case in a fresh process; its last stdout line is the result."""
+def run_child(python: str, *args: str, timeout: float = CHILD_TIMEOUT) -> dict[str, Any]:
+    """Run one case in a fresh process; its last stdout line is the result.
+
+    The case runs in its own session, so a timeout ends it with every process it started.
+    """
     command = [python, str(Path(__file__).resolve()), "child", *args]
+    child = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    meter = CpuMeter()
     try:
-        done = subprocess.run(
-            command, capture_output=True, text=True, timeout=CHILD_TIMEOUT, check=False
-        )
+        out, err = child.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {CHILD_TIMEOUT} s"}
-    lines = done.stdout.strip().splitlines()
-    if done.returncode != 0 or not lines:
-        return {"error": (done.stderr or done.stdout)[-1500:]}
+        os.killpg(child.pid, signal.SIGKILL)
+        child.communicate()
+        return {"error": f"stopped after {timeout:.0f} s (time limit)"}
+    lines = out.strip().splitlines()
+    if child.returncode != 0 or not lines:
+        return {"error": (err or out)[-1500:]}
     result: dict[str, Any] = json.loads(lines[-1])
+    result["other_cores_busy"] = meter.other_cores()
     return result
 
 
@@ -373,7 +397,8 @@ def cases_for(
         pipelines = str(work / f"dlt-{size}")
         add("dlt first", run_child(python, "dlt", base_url, url, pipelines))
         if size <= options.dlt_resync_max:
-            add("dlt re-run", run_child(python, "dlt", base_url, url, pipelines))
+            rerun = run_child(python, "dlt", base_url, url, pipelines, timeout=options.dlt_timeout)
+            add("dlt re-run", rerun)
     return rows
 
 
@@ -443,9 +468,9 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any], argv: list[str]) 
         f"{meta['python']}. Pages of {PAGE_SIZE}; each case is a fresh process; brands/s "
         "counts the sync call only (process start-up and imports excluded).",
         "",
-        "| N | backend | case | brands/s | seconds | peak RSS MB | brand rows written"
-        " | other rows written |",
-        "| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |",
+        "| N | backend | case | brands/s | seconds | CPU s | peak RSS MB | brand rows written"
+        " | other rows written | other cores busy |",
+        "| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for row in rows:
         if "error" in row:
@@ -455,8 +480,9 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any], argv: list[str]) 
         other = row["other_rows_written"]
         lines.append(
             f"| {row['size']:,} | {row['backend']} | {row['case']} | {row['brands_per_s']:,} "
-            f"| {row['seconds']:.2f} | {row['peak_rss_mb']} | {row['brand_rows_written']:,} "
-            f"| {other if other >= 0 else '-'} |"
+            f"| {row['seconds']:.2f} | {row['cpu_s']:.2f} | {row['peak_rss_mb']} "
+            f"| {row['brand_rows_written']:,} | {other if other >= 0 else '-'} "
+            f"| {row.get('other_cores_busy', '-')} |"
         )
     lines += ["", "## Targets", "", "| target | measured | met |", "| --- | --- | --- |"]
     for name, value, met in targets(rows):
@@ -471,6 +497,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--pg-max", type=int, default=1_000_000, help="largest N on PostgreSQL")
     parser.add_argument("--dlt-resync-max", type=int, default=100_000)
+    parser.add_argument("--dlt-timeout", type=float, default=120, help="seconds per dlt re-run")
     parser.add_argument("--no-dlt", action="store_true")
     options = parser.parse_args(argv)
     options.sizes = [int(size) for size in options.sizes.split(",")]
@@ -488,6 +515,21 @@ def child(kind: str, args: list[str]) -> None:
         dlt_child(*args)
     else:
         raise SystemExit(f"unknown case kind {kind!r}")
+
+
+class CpuMeter:
+    """CPU other processes used meanwhile, in cores (from ``bench/_common.py``)."""
+
+    def __init__(self) -> None:
+        sys.path.insert(0, str(HERE))
+        from _common import CpuMeter as Meter
+
+        self._meter = Meter()
+
+    def other_cores(self) -> float | None:
+        """Cores busy with other work since this meter was made."""
+        value: float | None = self._meter.other_cores()
+        return value
 
 
 def main(argv: list[str]) -> None:

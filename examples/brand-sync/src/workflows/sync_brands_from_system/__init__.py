@@ -3,6 +3,7 @@
 ::
 
     report = await sync_brands_from_system(container)          # the job calls this
+    report = await sync_brands_from_system(container, on_page=bar)   # a progress bar
     plan = await dry_run_brand_sync(container)                 # counts, no writes
 """
 
@@ -12,6 +13,8 @@ from .plan import StoreBrand, SyncPlan, plan_sync
 from .sync import (
     SYNC_NAME,
     DryRunPlan,
+    PageHook,
+    ProgressLog,
     SyncReport,
     dry_run_brand_sync,
     page_transaction_id,
@@ -23,6 +26,8 @@ __all__ = [
     "SYNC_NAME",
     "WORKFLOW_NAME",
     "DryRunPlan",
+    "PageHook",
+    "ProgressLog",
     "StoreBrand",
     "SyncPlan",
     "SyncReport",

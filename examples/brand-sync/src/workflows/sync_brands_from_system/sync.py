@@ -19,7 +19,8 @@ import hashlib
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -47,8 +48,8 @@ from .workflow import sync_brands_from_system_workflow
 logger = logging.getLogger("brand_sync.pull")
 
 SYNC_NAME = "system"
-PROGRESS_EVERY = 20
-"""Pages between two progress lines in the log on long syncs."""
+PROGRESS_SECONDS = 5.0
+"""Seconds between two progress lines in the log on long syncs."""
 
 
 @dataclass(slots=True)
@@ -74,9 +75,54 @@ class SyncReport:
         self.unchanged += int(result["unchanged"])
         self.quarantined += int(result["quarantined"])
 
+    @property
+    def records(self) -> int:
+        """System records handled so far, whatever became of them."""
+        return self.created + self.updated + self.deleted + self.unchanged + self.quarantined
+
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return asdict(self)
+
+
+PageHook = Callable[[SyncReport], None]
+"""Called after every committed page with the run's report so far (a progress bar)."""
+
+
+class ProgressLog:
+    """A progress line in the log at most every ``every`` seconds, for long syncs."""
+
+    def __init__(
+        self,
+        log: logging.Logger,
+        every: float = PROGRESS_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._log = log
+        self._every = every
+        self._clock = clock
+        self._began = self._last = clock()
+
+    def page_done(self, report: SyncReport) -> None:
+        """Log the totals if the last line is at least ``every`` seconds old."""
+        now = self._clock()
+        if now - self._last < self._every:
+            return
+        self._last = now
+        rate = report.records / max(now - self._began, 1e-9)
+        self._log.info(
+            "brand sync %s: %d records in %d pages (%.0f/s): %d created, %d updated, "
+            "%d deleted, %d unchanged, %d quarantined so far",
+            report.run_id,
+            report.records,
+            report.pages,
+            rate,
+            report.created,
+            report.updated,
+            report.deleted,
+            report.unchanged,
+            report.quarantined,
+        )
 
 
 @dataclass(slots=True)
@@ -99,13 +145,18 @@ def brand_service_of(container: Container) -> BrandModuleService:
 
 
 async def sync_brands_from_system(
-    container: Container, *, full: bool | None = None, owner: str | None = None
+    container: Container,
+    *,
+    full: bool | None = None,
+    owner: str | None = None,
+    on_page: PageHook | None = None,
 ) -> SyncReport:
     """Run the pull sync once; see the module docstring.
 
     ``full=True`` forces a full reconciliation, ``False`` forbids the periodic one.
-    Raises :class:`SyncAlreadyRunningError` when another run holds the lock, and the
-    page's error (a :class:`BrandSystemError`, say) when a page fails.
+    Progress goes to the container's ``logger`` every few seconds, and to ``on_page``
+    after every page. Raises :class:`SyncAlreadyRunningError` when another run holds the
+    lock, and the page's error (a :class:`BrandSystemError`, say) when a page fails.
     """
     service = brand_service_of(container)
     options = service.options
@@ -115,7 +166,9 @@ async def sync_brands_from_system(
         await _recover_interrupted_pages(container)
         start = begin_run(service.engine, SYNC_NAME, full=full, full_every=options.full_sync_every)
         report = SyncReport(run_id, start.full, start.resumed)
-        await _run_pages(container, start, report, holder)
+        progress = ProgressLog(container.resolve("logger", logger))
+        hooks = [progress.page_done] if on_page is None else [progress.page_done, on_page]
+        await _run_pages(container, start, report, holder, hooks)
     return report
 
 
@@ -141,7 +194,11 @@ async def _renew_forever(engine: sa.Engine, holder: str, lease: float) -> None:
 
 
 async def _run_pages(
-    container: Container, start: PassStart, report: SyncReport, holder: str
+    container: Container,
+    start: PassStart,
+    report: SyncReport,
+    holder: str,
+    hooks: list[PageHook],
 ) -> None:
     service = brand_service_of(container)
     cursor, page_no = start.cursor, start.page_no
@@ -158,24 +215,13 @@ async def _run_pages(
             input=page_input, transaction_id=page_transaction_id(report.run_id, page_no, cursor)
         )
         report.add_page(run.result)
-        if report.pages % PROGRESS_EVERY == 0:
-            _log_progress(report)
+        for hook in hooks:
+            hook(report)
         renew_lock(service.engine, SYNC_NAME, holder, service.options.lock_seconds)
         cursor = run.result["next_cursor"]
         if cursor is None:
             return
         page_no += 1
-
-
-def _log_progress(report: SyncReport) -> None:
-    logger.info(
-        "brand sync %s: %d pages, %d created, %d updated, %d deleted so far",
-        report.run_id,
-        report.pages,
-        report.created,
-        report.updated,
-        report.deleted,
-    )
 
 
 def page_transaction_id(run_id: str, page_no: int, cursor: str | None) -> str:
