@@ -490,6 +490,14 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any], argv: list[str]) 
     return "\n".join(lines) + "\n"
 
 
+def write_report(generated: str) -> None:
+    """Replace the generated part at the top of the report; keep the analysis below it."""
+    start, end = "<!-- bench_brand_sync:start -->", "<!-- bench_brand_sync:end -->"
+    old = REPORT.read_text() if REPORT.exists() else ""
+    rest = old[old.index(end) + len(end) :] if end in old else ""
+    REPORT.write_text(f"{start}\n{generated}{end}{rest or chr(10)}")
+
+
 def parse(argv: list[str]) -> argparse.Namespace:
     """Command-line options of the orchestrator."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
@@ -499,6 +507,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--dlt-resync-max", type=int, default=100_000)
     parser.add_argument("--dlt-timeout", type=float, default=120, help="seconds per dlt re-run")
     parser.add_argument("--no-dlt", action="store_true")
+    parser.add_argument(
+        "--report-only", action="store_true", help="re-render the report from the JSON results"
+    )
     options = parser.parse_args(argv)
     options.sizes = [int(size) for size in options.sizes.split(",")]
     options.backends = options.backends.split(",")
@@ -541,11 +552,15 @@ def main(argv: list[str]) -> None:
     from _common import environment
 
     options = parse(argv)
+    if options.report_only:
+        saved = json.loads(RESULTS.read_text())
+        write_report(markdown(saved["results"], saved["meta"], saved["argv"]))
+        return
     meta = environment()
     rows = run_all(options)
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps({"meta": meta, "argv": argv, "results": rows}, indent=2) + "\n")
-    REPORT.write_text(markdown(rows, meta, argv))
+    write_report(markdown(rows, meta, argv))
     print(f"wrote {RESULTS.relative_to(ROOT)} and {REPORT.relative_to(ROOT)}")
 
 

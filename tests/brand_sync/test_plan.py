@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from .conftest import brand, pull
+from .project import load
 
 SystemBrand = brand.SystemBrand
 StoreBrand = pull.StoreBrand
@@ -290,3 +291,69 @@ def test_planning_the_same_page_again_writes_nothing_new(page: list[Any], rows: 
     ]
     assert set(rewritten) <= held_back
     assert again.to_delete == []
+
+
+def raw_record(record: Any) -> dict[str, Any]:
+    """A system record as the list API sends it (UTC with microseconds, ``Z``)."""
+
+    def text(moment: datetime | None) -> str | None:
+        if moment is None:
+            return None
+        return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+    return {
+        "id": record.id,
+        "name": record.name,
+        "external_id": record.external_id,
+        "updated_at": text(record.updated_at),
+        "deleted_at": text(record.deleted_at),
+    }
+
+
+def store_row(row: Any) -> dict[str, Any]:
+    """A store brand as the brand service lists it (fixed-width UTC text)."""
+
+    def text(moment: datetime | None) -> str | None:
+        return moment.isoformat(timespec="microseconds") if moment is not None else None
+
+    return {
+        "id": row.id,
+        "name": row.name,
+        "external_id": row.external_id,
+        "synced_name": row.synced_name,
+        "system_updated_at": text(row.system_updated_at),
+        "updated_at": text(row.updated_at),
+        "deleted_at": text(row.deleted_at),
+    }
+
+
+def normalised(plan: dict[str, Any]) -> dict[str, Any]:
+    return {key: sorted(map(repr, values)) for key, values in plan.items()}
+
+
+@settings(max_examples=200, deadline=None)
+@given(pages(), stores())
+def test_the_workflow_split_decides_like_plan_sync(page: list[Any], rows: list[Any]) -> None:
+    """Setting seen records apart before planning changes no decision, only the cost."""
+    split_page = load("workflows.sync_brands_from_system.workflow").split_page
+    data = {
+        "page": {"brands": [raw_record(record) for record in page], "bad": []},
+        "rows": [store_row(row) for row in rows],
+    }
+    assert normalised(split_page(data)) == normalised(plan_sync(page, rows).as_dict())
+
+
+def test_split_seen_sets_apart_only_versions_the_store_already_holds() -> None:
+    split_seen = load("workflows.sync_brands_from_system.plan").split_seen
+    rows = [store_row(store("b1", "Acme", external_id="s1", seen=10))]
+    page = [
+        raw_record(system("s1", "Acme", 10)),  # the version the store holds
+        raw_record(system("s2", "Bolt", 5)),  # not linked
+    ]
+    newer = raw_record(system("s1", "Acme", 11))
+    short = {**raw_record(system("s1", "Acme", 9)), "updated_at": "2026-01-01T00:00:09Z"}
+
+    assert split_seen(page, rows) == ([page[1]], ["s1"])
+    assert split_seen([newer], rows) == ([newer], [])
+    assert split_seen([short], rows) == ([short], [])  # another text shape: planned
+    assert split_seen([page[0], newer], rows) == ([newer], [])

@@ -304,7 +304,9 @@ def split_seen(
             seen.append(raw["id"])
         else:
             fresh.append(raw)
-    return fresh, seen
+    # An id listed twice, once seen and once newer, is the plan's alone.
+    planned = {raw["id"] for raw in fresh}
+    return fresh, [record_id for record_id in dict.fromkeys(seen) if record_id not in planned]
 
 
 def rows_concerning(
