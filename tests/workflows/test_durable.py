@@ -416,3 +416,30 @@ async def test_stop_polling_lets_a_resumed_run_finish_and_claims_no_more(
     assert (await engine.get_execution(name, "p2")).state is RunState.INVOKING
     assert calls == [1, 1, 2]
     await engine.close()
+
+
+async def test_a_failed_run_stores_its_errors_as_json(
+    engine: WorkflowEngine, store: ExecutionStore
+) -> None:
+    import json
+
+    def refuse(input: Any, ctx: StepContext) -> None:
+        raise ValueError('bad "input"')
+
+    step = create_step(unique("refuser"), refuse)
+    name = unique("stored-errors")
+
+    @create_workflow(name, store=True)
+    def workflow(input: Any) -> None:
+        step(input)
+
+    await engine.run(workflow, transaction_id="e1", throw_on_error=False)
+    record = await store.load_run(name, "e1")
+    assert record is not None
+    [error] = json.loads(record.errors_json)
+    assert (error["step"], error["action"]) == (step.name, "invoke")
+    assert error["error"]["type"] == "ValueError"
+    assert error["error"]["message"] == 'bad "input"'
+    assert "in refuse" in error["error"]["traceback"]
+    [recorded] = (await engine.get_execution(name, "e1")).errors
+    assert "ValueError" in str(recorded.error)

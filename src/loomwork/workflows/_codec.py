@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import traceback
 from typing import Any, NoReturn
@@ -39,17 +40,34 @@ def decode(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
+_ENCODED = "_loomwork_error_json"
+
+
 def encode_error(error: BaseException) -> str:
-    """Describe an exception as JSON: type, module, message and traceback text."""
+    """Describe an exception as JSON: type, module, message and traceback frames.
+
+    Encoded once per exception (the text is kept on it). Frames are listed without their
+    source lines: reading source files would cost more than the rest of a failing run.
+    """
+    encoded: str | None = getattr(error, _ENCODED, None)
+    if encoded is not None:
+        return encoded
     kind = type(error)
-    return _encoder.encode(
+    frames = traceback.StackSummary.extract(
+        traceback.walk_tb(error.__traceback__), lookup_lines=False
+    )
+    trace = "".join(f"  {f.filename}:{f.lineno} in {f.name}\n" for f in frames)
+    encoded = _encoder.encode(
         {
             "type": kind.__qualname__,
             "module": kind.__module__,
             "message": str(error),
-            "traceback": "".join(traceback.format_exception(error))[-8000:],
+            "traceback": trace[-8000:],
         }
     )
+    with contextlib.suppress(AttributeError):  # exceptions with __slots__ cannot keep it
+        setattr(error, _ENCODED, encoded)
+    return encoded
 
 
 class RecordedError(LoomworkError):

@@ -12,7 +12,7 @@ from collections.abc import Callable, Coroutine, Iterator
 from typing import TYPE_CHECKING, Any
 
 from loomwork.events import Event
-from loomwork.workflows._codec import decode, encode, encode_error
+from loomwork.workflows._codec import encode, encode_error
 from loomwork.workflows._events import dump_events, publish
 
 if TYPE_CHECKING:
@@ -87,13 +87,14 @@ class RunBook:
             return
         now = self.clock()
         name = execution.definition.name
-        errors = [
-            {"step": e.step, "action": e.action, "error": decode(encode_error(e.error))}
+        errors = ",".join(
+            f'{{"step":{encode(e.step, name, e.step, "name")},"action":"{e.action}",'
+            f'"error":{encode_error(e.error)}}}'
             for e in execution.errors
-        ]
+        )
         record.state = execution.state
         record.result_json = encode(execution.result, name, "<result>", "workflow result")
-        record.errors_json = encode(errors, name, "<result>", "errors")
+        record.errors_json = f"[{errors}]"
         retention = execution.definition.options.retention_time
         record.finished_at = record.updated_at = now
         record.expires_at = now + (self.retention_time if retention is None else retention)
