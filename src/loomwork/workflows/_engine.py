@@ -32,6 +32,7 @@ from loomwork.workflows._events import load_events, publish
 from loomwork.workflows._execution import Execution, Outcome
 from loomwork.workflows._records import RunRecord, RunState, StepState
 from loomwork.workflows._result import TransactionInfo, WorkflowRun
+from loomwork.workflows._resume import restore
 from loomwork.workflows._runbook import RunBook
 from loomwork.workflows._step import StepResponse
 from loomwork.workflows.stores import ExecutionStore, MemoryStore
@@ -190,7 +191,7 @@ class WorkflowEngine:
             context=decode(record.context_json),
             record=record,
         )
-        execution.restore(record)
+        restore(execution, record)
         execution.result = decode(record.result_json)
         return execution
 

@@ -21,12 +21,12 @@ from loomwork.events import (
     reset_event_sink,
     set_event_sink,
 )
-from loomwork.workflows._codec import decode, decode_error, encode, encode_error
+from loomwork.workflows._codec import encode, encode_error
 from loomwork.workflows._compensation import plan_compensation
-from loomwork.workflows._events import DISCARDED, StepEvents, dump_events, load_events
+from loomwork.workflows._events import DISCARDED, StepEvents, dump_events
 from loomwork.workflows._records import RunRecord, RunState, StepRecord, StepState
 from loomwork.workflows._refs import Scope
-from loomwork.workflows._result import Action, StepError, TransactionInfo, WorkflowRun
+from loomwork.workflows._result import StepError, TransactionInfo, WorkflowRun
 from loomwork.workflows._step import StepContext, StepResponse
 
 if TYPE_CHECKING:
@@ -174,7 +174,7 @@ class Execution:
         if state in _RESOLVED:
             return Outcome.OK
         if state in _FAILED:
-            return self._after_failure(node)
+            return self.after_failure(node)
         if state is StepState.WAITING:
             due = record.wake_at is not None and record.wake_at <= self.clock()
             return None if due else Outcome.SUSPEND
@@ -327,7 +327,7 @@ class Execution:
             record.error_json = encode_error(error)
             record.compensate_input_json = self._encode_or_null(node, compensate_input)
         await self.checkpoint(record)
-        return self._after_failure(node)
+        return self.after_failure(node)
 
     def _encode_or_null(self, node: StepNode, value: Any) -> str:
         try:
@@ -335,7 +335,8 @@ class Execution:
         except Exception:
             return "null"
 
-    def _after_failure(self, node: StepNode) -> Outcome:
+    def after_failure(self, node: StepNode) -> Outcome:
+        """What a permanent failure of ``node`` means for the run: go on, skip, or fail."""
         options = node.options
         if options.continue_on_permanent_failure:
             return Outcome.OK
@@ -470,41 +471,3 @@ class Execution:
                 steps.setdefault(key, StepState.NOT_STARTED)
         info = TransactionInfo(self.definition.name, self.transaction_id, self.state, steps)
         return WorkflowRun(self.result, list(self.errors), info)
-
-    def restore(self, record: RunRecord) -> None:
-        """Load a stored run's checkpoints: outputs, compensation inputs, errors, state."""
-        self.state = record.state
-        self.steps = dict(record.steps)
-        errors: list[tuple[float, StepError]] = []
-        for key, step in record.steps.items():
-            if step.state in _RESOLVED or step.output_json is not None:
-                self.scope.outputs[key] = decode(step.output_json)
-            if step.compensate_input_json is not None:
-                self.compensate_inputs[key] = decode(step.compensate_input_json)
-            if step.events_json is not None:
-                self.step_events[key] = load_events(decode(step.events_json))
-            errors.extend(_recorded_errors(step))
-            if step.state in _FAILED and key in self.definition.nodes:
-                self._after_failure(self.definition.nodes[key])
-        errors.sort(key=lambda pair: pair[0])
-        self.errors = [error for _, error in errors]
-        if self.skip_to is not None:
-            self._resume_skip()
-
-    def _resume_skip(self) -> None:
-        # A skip target already reached (recorded past it) no longer applies.
-        target = self.skip_to
-        if isinstance(target, str) and target in self.steps:
-            self.skip_to = None
-
-
-def _recorded_errors(step: StepRecord) -> list[tuple[float, StepError]]:
-    found: list[tuple[float, StepError]] = []
-    actions: tuple[tuple[Action, str | None], ...] = (
-        ("invoke", step.error_json if step.state is not StepState.WAITING else None),
-        ("compensate", step.compensate_error_json),
-    )
-    for action, text in actions:
-        if text is not None:
-            found.append((step.updated_at, StepError(step.key, action, decode_error(text))))
-    return found
