@@ -24,7 +24,14 @@ from loomwork.events import (
 from loomwork.workflows._codec import encode, encode_error
 from loomwork.workflows._compensation import plan_compensation
 from loomwork.workflows._events import DISCARDED, StepEvents, dump_events
-from loomwork.workflows._records import RunRecord, RunState, StepRecord, StepState
+from loomwork.workflows._records import (
+    FAILED_STEP_STATES,
+    RESOLVED_STEP_STATES,
+    RunRecord,
+    RunState,
+    StepRecord,
+    StepState,
+)
 from loomwork.workflows._refs import Scope
 from loomwork.workflows._result import StepError, TransactionInfo, WorkflowRun
 from loomwork.workflows._step import StepContext, StepResponse
@@ -42,10 +49,6 @@ class Outcome(IntEnum):
     DETACHED = 1
     SUSPEND = 2
     FAIL = 3
-
-
-_RESOLVED = frozenset({StepState.DONE, StepState.SKIPPED})
-_FAILED = frozenset({StepState.FAILED, StepState.TIMED_OUT})
 
 
 class Execution:
@@ -171,9 +174,9 @@ class Execution:
 
     def _settled(self, node: StepNode, record: StepRecord) -> Outcome | None:
         state = record.state
-        if state in _RESOLVED:
+        if state in RESOLVED_STEP_STATES:
             return Outcome.OK
-        if state in _FAILED:
+        if state in FAILED_STEP_STATES:
             return self.after_failure(node)
         if state is StepState.WAITING:
             due = record.wake_at is not None and record.wake_at <= self.clock()

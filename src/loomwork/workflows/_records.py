@@ -46,6 +46,12 @@ class StepState(StrEnum):
     COMPENSATION_FAILED = "compensation_failed"
 
 
+#: Step states whose outcome is settled: a resumed run does not run the step again.
+RESOLVED_STEP_STATES = frozenset({StepState.DONE, StepState.SKIPPED})
+#: Step states of a permanent failure.
+FAILED_STEP_STATES = frozenset({StepState.FAILED, StepState.TIMED_OUT})
+
+
 @dataclass(slots=True)
 class StepRecord:
     """The checkpointed outcome of one step of one run, keyed by (run, ``key``).

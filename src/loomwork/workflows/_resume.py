@@ -6,14 +6,17 @@ from typing import TYPE_CHECKING
 
 from loomwork.workflows._codec import decode, decode_error
 from loomwork.workflows._events import load_events
-from loomwork.workflows._records import RunRecord, StepRecord, StepState
+from loomwork.workflows._records import (
+    FAILED_STEP_STATES,
+    RESOLVED_STEP_STATES,
+    RunRecord,
+    StepRecord,
+    StepState,
+)
 from loomwork.workflows._result import Action, StepError
 
 if TYPE_CHECKING:
     from loomwork.workflows._execution import Execution
-
-_RESOLVED = frozenset({StepState.DONE, StepState.SKIPPED})
-_FAILED = frozenset({StepState.FAILED, StepState.TIMED_OUT})
 
 
 def restore(execution: Execution, record: RunRecord) -> None:
@@ -23,14 +26,14 @@ def restore(execution: Execution, record: RunRecord) -> None:
     errors: list[tuple[float, StepError]] = []
     nodes = execution.definition.nodes
     for key, step in record.steps.items():
-        if step.state in _RESOLVED or step.output_json is not None:
+        if step.state in RESOLVED_STEP_STATES or step.output_json is not None:
             execution.scope.outputs[key] = decode(step.output_json)
         if step.compensate_input_json is not None:
             execution.compensate_inputs[key] = decode(step.compensate_input_json)
         if step.events_json is not None:
             execution.step_events[key] = load_events(decode(step.events_json))
         errors.extend(_recorded_errors(step))
-        if step.state in _FAILED and key in nodes:
+        if step.state in FAILED_STEP_STATES and key in nodes:
             execution.after_failure(nodes[key])  # re-establishes a skip in progress
     errors.sort(key=lambda pair: pair[0])
     execution.errors = [error for _, error in errors]
