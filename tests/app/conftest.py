@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import logging
-import secrets
 import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
-import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from loomwork.cli import app as cli_app
@@ -71,22 +69,6 @@ def make_project(root: Path, files: dict[str, str], toml: str = "") -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     return root
-
-
-@pytest.fixture
-def fresh_pg_url(pg_url: str) -> Iterator[str]:
-    """A database of its own on the session's PostgreSQL server, dropped afterwards."""
-    base = sa.make_url(pg_url)
-    name = f"{base.database}_{secrets.token_hex(3)}"
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 @pytest.fixture

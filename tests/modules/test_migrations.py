@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import secrets
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,22 +28,6 @@ EXPECTED_COLUMNS = {
     "fixture_category": ["id", "title", "brand_id", "created_at", "updated_at", "deleted_at"],
     "fixture_person": ["id", "name", "created_at", "updated_at", "deleted_at"],
 }
-
-
-@pytest.fixture
-def fresh_pg_url(pg_url: str) -> Iterator[str]:
-    """An empty PostgreSQL database on the test server, dropped afterwards."""
-    base = sa.make_url(pg_url)
-    name = f"lw_mig_{secrets.token_hex(4)}"
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 def in_folder(folder: Path, source: Module = module) -> Module:
