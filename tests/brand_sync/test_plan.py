@@ -357,3 +357,29 @@ def test_split_seen_sets_apart_only_versions_the_store_already_holds() -> None:
     assert split_seen([newer], rows) == ([newer], [])
     assert split_seen([short], rows) == ([short], [])  # another text shape: planned
     assert split_seen([page[0], newer], rows) == ([newer], [])
+
+
+def test_split_new_creates_up_front_only_records_nothing_else_can_concern() -> None:
+    split_new = load("workflows.sync_brands_from_system.plan").split_new
+    rows = [store_row(store("b1", "Acme", external_id="s1", seen=1))]
+    new = raw_record(system("s2", "Bolt", 5))
+    others = [
+        raw_record(system("s1", "Core", 6)),  # linked to b1
+        raw_record(system("s3", "Acme", 7)),  # name held by b1
+        raw_record(system("s4", "Dune", 8)),  # name carried twice in the page
+        raw_record(system("s5", "Dune", 9)),
+        raw_record(system("s6", "Echo", 9, deleted=True)),
+        raw_record(system("s7", "Fern", 9, external_id="b9")),
+    ]
+
+    rest, creates = split_new([new, *others], rows)
+
+    assert rest == others
+    assert creates == [
+        {
+            "name": "Bolt",
+            "external_id": "s2",
+            "synced_name": "Bolt",
+            "system_updated_at": at(5).isoformat(timespec="microseconds"),
+        }
+    ]

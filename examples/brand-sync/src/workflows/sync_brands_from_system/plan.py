@@ -31,6 +31,7 @@ Rules, in order, for a system record ``s``:
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -309,6 +310,47 @@ def split_seen(
     return fresh, [record_id for record_id in dict.fromkeys(seen) if record_id not in planned]
 
 
+def split_new(
+    page: Sequence[Mapping[str, Any]], rows: Sequence[Mapping[str, Any]]
+) -> tuple[list[Mapping[str, Any]], list[dict[str, Any]]]:
+    """Set apart the raw page records that can only be created, and their creates.
+
+    A live record without ``external_id`` that no store row is linked to (rule 1), whose
+    name no live store row holds and no other page record carries (rule 6), is created
+    by :func:`plan_sync` whatever else the page holds: a first sync is mostly such
+    records, and they need neither parsing nor planning one by one. Returns the records
+    still to plan and the ``to_create`` items of the others.
+    """
+    linked = {row["external_id"] for row in rows if row["external_id"]}
+    held = {row["name"] for row in rows if row["deleted_at"] is None}
+    names = Counter(raw["name"] for raw in page)
+    ids = Counter(raw["id"] for raw in page)
+    rest: list[Mapping[str, Any]] = []
+    creates: list[dict[str, Any]] = []
+    for raw in page:
+        name, stamp = raw["name"], _utc_key(raw["updated_at"])
+        if (
+            stamp is None
+            or raw.get("external_id") is not None
+            or raw.get("deleted_at") is not None
+            or raw["id"] in linked
+            or name in held
+            or names[name] > 1
+            or ids[raw["id"]] > 1
+        ):
+            rest.append(raw)
+            continue
+        creates.append(
+            {
+                "name": name,
+                "external_id": raw["id"],
+                "synced_name": name,
+                "system_updated_at": stamp + "+00:00",
+            }
+        )
+    return rest, creates
+
+
 def rows_concerning(
     records: Sequence[SystemBrand], rows: Sequence[Mapping[str, Any]]
 ) -> list[Mapping[str, Any]]:
@@ -350,4 +392,12 @@ def _required(value: Any) -> datetime:
     return moment
 
 
-__all__ = ["STORE_FIELDS", "StoreBrand", "SyncPlan", "plan_sync", "rows_concerning", "split_seen"]
+__all__ = [
+    "STORE_FIELDS",
+    "StoreBrand",
+    "SyncPlan",
+    "plan_sync",
+    "rows_concerning",
+    "split_new",
+    "split_seen",
+]

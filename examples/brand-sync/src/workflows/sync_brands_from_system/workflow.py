@@ -14,7 +14,7 @@ from typing import Any
 from loomwork.workflows import WorkflowResponse, create_workflow, transform
 
 from ...modules.brand.records import BadRecord, load_brand
-from .plan import StoreBrand, plan_sync, rows_concerning, split_seen
+from .plan import StoreBrand, plan_sync, rows_concerning, split_new, split_seen
 from .steps.advance_sync_state import advance_sync_state_step
 from .steps.create_brands import create_brands_step
 from .steps.delete_brands import delete_brands_step
@@ -29,19 +29,22 @@ WORKFLOW_NAME = "sync-brands-from-system"
 def split_page(data: dict[str, Any]) -> dict[str, Any]:
     """``transform`` body: plan the fetched page against the loaded store rows.
 
-    Records the store has already seen are counted unchanged up front, so an unchanged
-    re-sync neither parses them nor plans them one by one.
+    Records the store has already seen are counted unchanged up front, and records that
+    can only be created become creates up front, so neither an unchanged re-sync nor a
+    first sync parses and plans its records one by one.
     """
     page = data["page"]
     fresh, seen = split_seen(page["brands"], data["rows"])
-    records = [load_brand(raw) for raw in fresh]
+    rest, creates = split_new(fresh, data["rows"])
+    records = [load_brand(raw) for raw in rest]
     plan = plan_sync(
         records,
         [StoreBrand.from_record(row) for row in rows_concerning(records, data["rows"])],
         [BadRecord(**raw) for raw in page["bad"]],
     )
     plan.unchanged.extend(seen)
-    plan.synced.extend(seen)
+    plan.to_create[:0] = creates
+    plan.synced.extend([*seen, *(item["external_id"] for item in creates)])
     return plan.as_dict()
 
 
