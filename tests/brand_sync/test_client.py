@@ -165,3 +165,23 @@ async def test_timeouts_are_retried_and_reported_with_their_cause(
     assert failure.value.attempts == 3
     assert len(sleep.waits) == 2
     assert isinstance(failure.value.__cause__.__cause__, httpx.TimeoutException)
+
+
+async def test_a_page_read_ahead_is_served_by_that_one_request(
+    client: Any, brand_system: RunningServer
+) -> None:
+    seed(brand_system, 25)
+    first = await client.fetch_page()
+    client.read_ahead(cursor=first.next_cursor)
+    client.read_ahead(cursor=first.next_cursor)  # asked twice: still one request
+    second = await client.fetch_page(cursor=first.next_cursor)
+    client.read_ahead(cursor=second.next_cursor)
+    await client.aclose()  # a page read ahead and never asked for is dropped
+
+    assert [record.name for record in second.records] == [f"Brand {n}" for n in range(11, 21)]
+    assert second.raw == [record.model_dump(mode="json") for record in second.records]
+    assert [params.get("cursor") for params in client.stats.list_params][:2] == [
+        None,
+        first.next_cursor,
+    ]
+    assert len(client.stats.list_params) <= 3
