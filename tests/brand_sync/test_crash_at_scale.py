@@ -30,6 +30,7 @@ TOTAL = 200_000
 KILL_AT = (0.10, 0.50, 0.90)
 API_KEY = "sk-crash-at-scale"
 LEASE_SECONDS = 1.0
+PAGE_SIZE = 1000
 LOOMWORK = Path(sys.executable).with_name("loomwork")
 
 pytestmark = pytest.mark.slow
@@ -66,7 +67,7 @@ def sync_env(base_url: str, database: Path) -> dict[str, str]:
         "LOOMWORK_DATABASE_URL": f"sqlite:///{database}",
         "LOOMWORK_WORKFLOWS_LEASE": str(LEASE_SECONDS),
         "BRAND_SYNC_LOCK_SECONDS": str(LEASE_SECONDS),
-        "BRAND_SYNC_PAGE_SIZE": "1000",
+        "BRAND_SYNC_PAGE_SIZE": str(PAGE_SIZE),
     }
 
 
@@ -118,6 +119,16 @@ def system_brands(base_url: str) -> dict[str, str]:
             params["cursor"] = body["next_cursor"]
 
 
+def page_runs(database: Path) -> dict[str, int]:
+    """Stored runs of the page workflow by state (the app's SQL execution store)."""
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as conn:
+        rows = conn.execute(
+            "SELECT state, COUNT(*) FROM loomwork_runs WHERE workflow = ? GROUP BY state",
+            ("sync-brands-from-system",),
+        ).fetchall()
+    return dict(rows)
+
+
 def store_brands(database: Path) -> list[tuple[str | None, str, str | None]]:
     """Every store brand as ``(external_id, name, deleted_at)``."""
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as conn:
@@ -148,3 +159,5 @@ def test_a_200k_first_sync_killed_three_times_ends_equal_to_the_system(tmp_path:
     assert len(rows) == TOTAL
     assert all(deleted_at is None for _, _, deleted_at in rows)
     assert {external_id: name for external_id, name, _ in rows} == expected
+    # Every page ran once as a stored run, and the interrupted ones were finished.
+    assert page_runs(database) == {"done": TOTAL // PAGE_SIZE}

@@ -235,8 +235,9 @@ async def _recover_interrupted_pages(container: Container) -> None:
     # compensate it before planning from the recorded progress.
     engine: WorkflowEngine | None = container.resolve("workflow_engine", None)
     if engine is not None:
+        log: logging.Logger = container.resolve("logger", logger)
         for run in await engine.recover():
-            logger.info("recovered page run %s: %s", run.transaction.id, run.state.value)
+            log.info("recovered page run %s: %s", run.transaction.id, run.state.value)
 
 
 def _since(start: PassStart) -> str | None:
