@@ -167,7 +167,9 @@ async def sync_brands_from_system(
         start = begin_run(service.engine, SYNC_NAME, full=full, full_every=options.full_sync_every)
         report = SyncReport(run_id, start.full, start.resumed)
         progress = ProgressLog(container.resolve("logger", logger))
-        hooks = [progress.page_done] if on_page is None else [progress.page_done, on_page]
+        hooks: list[PageHook] = [progress.page_done]
+        if on_page is not None:
+            hooks.append(on_page)
         await _run_pages(container, start, report, holder, hooks)
     return report
 
