@@ -466,6 +466,21 @@ class Execution:
             return []
         return events
 
+    def checkpointed_events_json(self) -> str:
+        """The run's events as one JSON array, for the outbox.
+
+        Joined from the step checkpoints' arrays: each step's events are encoded once.
+        """
+        parts = [
+            text[1:-1]
+            for stage in self.definition.stages
+            for node in stage
+            if (record := self.steps.get(node.key)) is not None
+            and (text := record.events_json) is not None
+            and text != "[]"
+        ]
+        return f"[{','.join(parts)}]"
+
     def outcome(self) -> WorkflowRun:
         """The public view of the run as it stands."""
         steps = {key: record.state for key, record in self.steps.items()}

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from loomwork.events import Event
 from loomwork.workflows._codec import encode, encode_error
-from loomwork.workflows._events import dump_events, publish
+from loomwork.workflows._events import publish
 
 if TYPE_CHECKING:
     from loomwork.workflows._execution import Execution
@@ -100,7 +100,7 @@ class RunBook:
         record.expires_at = now + (self.retention_time if retention is None else retention)
         record.owner = record.lease_until = record.wake_at = None
         if events:
-            record.outbox_json = encode(dump_events(events), name, "<result>", "events")
+            record.outbox_json = execution.checkpointed_events_json()
         await self.store.save_run(record, steps=execution.take_unsaved())
         if events and await publish(execution.container, events):
             record.outbox_json = None
