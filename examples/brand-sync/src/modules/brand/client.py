@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 
 from .errors import BrandSystemError, BrandSystemNotFound
-from .records import BadRecord, SystemBrand, parse_record, to_iso
+from .records import BadRecord, SystemBrand, parse_record, plainly_valid, to_iso
 
 logger = logging.getLogger("brand_sync.client")
 
@@ -55,16 +55,21 @@ class RetryPolicy:
 class BrandPage:
     """One page of the system's brand list: valid records, rejects and the cursors.
 
-    ``raw`` holds the valid records as the system sent them (JSON-ready, same order as
-    ``records``), so a caller that stores the page need not serialise the models again.
+    ``raw`` holds the valid records as the system sent them (JSON-ready), so a caller
+    that stores the page need not serialise models again; :attr:`records` builds the
+    models from them on demand.
     """
 
-    records: list[SystemBrand]
+    raw: list[dict[str, Any]]
     bad: list[BadRecord]
     cursor: str | None
     next_cursor: str | None
     max_updated_at: str | None = None
-    raw: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def records(self) -> list[SystemBrand]:
+        """The valid records as models, in page order (built on each call)."""
+        return [SystemBrand.model_validate(item) for item in self.raw]
 
 
 PageKey = tuple[str | None, str | None, bool, int]
@@ -176,6 +181,25 @@ class BrandSystemClient:
             _discard(stale)
         self._ahead = {key: asyncio.ensure_future(self._fetch_page(key))}
 
+    async def peek_page(
+        self,
+        *,
+        cursor: str | None = None,
+        updated_since: datetime | None = None,
+        include_deleted: bool = True,
+        limit: int | None = None,
+    ) -> BrandPage:
+        """The page :meth:`fetch_page` would return, kept for that call (no second request).
+
+        It takes the place of any page read ahead, until :meth:`fetch_page` takes it or
+        :meth:`read_ahead` replaces it.
+        """
+        self.read_ahead(
+            cursor=cursor, updated_since=updated_since, include_deleted=include_deleted, limit=limit
+        )
+        key = _page_key(cursor, updated_since, include_deleted, limit or self.page_size)
+        return await self._ahead[key]
+
     async def _drop_read_ahead(self) -> None:
         pending, self._ahead = list(self._ahead.values()), {}
         for task in pending:
@@ -197,24 +221,14 @@ class BrandSystemClient:
         if not isinstance(raw, list):
             raise BrandSystemError("GET /brands answered without a 'brands' list")
         self.stats.records_fetched += len(raw)
-        records: list[SystemBrand] = []
-        valid: list[dict[str, Any]] = []
-        bad: list[BadRecord] = []
-        for item in raw:
-            parsed = parse_record(item)
-            if isinstance(parsed, BadRecord):
-                bad.append(parsed)
-            else:
-                records.append(parsed)
-                valid.append(item)
+        valid, bad = split_valid(raw)
         following = body.get("next_cursor")
         return BrandPage(
-            records,
+            valid,
             bad,
             cursor,
             following if isinstance(following, str) else None,
             _newest_stamp(raw),
-            valid,
         )
 
     async def iter_pages(
@@ -339,6 +353,22 @@ class BrandSystemClient:
         if seconds is None:
             return self.retry.backoff(1, self._draw())
         return min(max(seconds, 0.0), self.retry.max_retry_after)
+
+
+def split_valid(raw: list[Any]) -> tuple[list[dict[str, Any]], list[BadRecord]]:
+    """Set apart the records that break the contract, each named by id, field and reason."""
+    valid: list[dict[str, Any]] = []
+    bad: list[BadRecord] = []
+    for item in raw:
+        if plainly_valid(item):
+            valid.append(item)
+            continue
+        parsed = parse_record(item)
+        if isinstance(parsed, BadRecord):
+            bad.append(parsed)
+        else:
+            valid.append(item)
+    return valid, bad
 
 
 def _discard(task: asyncio.Task[BrandPage]) -> None:

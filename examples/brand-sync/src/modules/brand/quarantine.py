@@ -55,7 +55,7 @@ async def record_quarantine(
 ) -> QuarantineChange:
     """Quarantine ``bad`` records and release the rows of records that now synced."""
     new_keys = {quarantine_key(source, record.record_id): record for record in bad}
-    if not new_keys and not await _holds_any(service, source):
+    if not new_keys and not await holds_any(service, source):
         return QuarantineChange([], [])
     resolved = [quarantine_key(source, record_id) for record_id in resolved_ids]
     touched = [*new_keys, *resolved]
@@ -118,9 +118,11 @@ async def list_quarantined(
     return rows, count
 
 
-async def _holds_any(service: BrandModuleService, source: str) -> bool:
-    # The common page has nothing to release: one indexed probe instead of a lookup of
-    # every record id of the page.
+async def holds_any(service: BrandModuleService, source: str) -> bool:
+    """True when any record of ``source`` is quarantined: one indexed probe.
+
+    The common page has nothing to release, and this saves it a lookup of every id.
+    """
     rows = await service.list_quarantined_records({"source": source}, select=["id"], take=1)
     return bool(rows)
 

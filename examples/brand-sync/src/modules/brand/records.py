@@ -64,6 +64,44 @@ class BadRecord:
         }
 
 
+def plainly_valid(raw: Any) -> bool:
+    """True for a record in the exact shape the system normally sends, checked cheaply.
+
+    Every record this accepts :class:`SystemBrand` accepts too (strict text fields within
+    their lengths, fixed-width UTC stamps); anything else, valid or not, is left to
+    :func:`parse_record`, which names the offending field. A page of well-formed records
+    so costs no model validation at all.
+    """
+    if type(raw) is not dict:
+        return False
+    brand_id, name, link = raw.get("id"), raw.get("name"), raw.get("external_id")
+    return (
+        type(brand_id) is str
+        and brand_id != ""
+        and type(name) is str
+        and 0 < len(name) <= MAX_NAME_LENGTH
+        and not name.isspace()
+        and (link is None or (type(link) is str and link != ""))
+        and is_utc_stamp(raw.get("updated_at"))
+        and (raw.get("deleted_at") is None or is_utc_stamp(raw["deleted_at"]))
+    )
+
+
+def is_utc_stamp(value: Any) -> bool:
+    """True for ``YYYY-MM-DDTHH:MM:SS.ffffff`` UTC text ending in ``Z`` or ``+00:00``."""
+    if type(value) is not str or not (
+        (len(value) == 27 and value[26] == "Z") or (len(value) == 32 and value[26:] == "+00:00")
+    ):
+        return False
+    if value[10] != "T" or value[19] != "." or not value[20:26].isdigit():
+        return False
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
 def parse_record(raw: Any) -> SystemBrand | BadRecord:
     """Validate one raw list record; a failure names the first offending field."""
     try:

@@ -144,16 +144,18 @@ def advance(
     page_no: int,
     next_cursor: str | None,
     page_max_updated_at: datetime | None,
+    first_page_no: int | None = None,
 ) -> bool:
-    """Record page ``page_no`` of ``pass_id`` as committed; ``False`` if already recorded.
+    """Record pages ``first_page_no`` (default ``page_no``) to ``page_no`` as committed.
 
-    The last page (``next_cursor`` is ``None``) closes the pass: the watermark moves to
-    the newest ``updated_at`` the pass saw.
+    Returns ``False`` if they are already recorded. The last page (``next_cursor`` is
+    ``None``) closes the pass: the watermark moves to the newest ``updated_at`` it saw.
     """
+    first = page_no if first_page_no is None else first_page_no
     with engine.begin() as conn:
         row = conn.execute(
             sa.select(STATE.c.pass_max_updated_at, STATE.c.pass_full, STATE.c.watermark).where(
-                STATE.c.name == name, STATE.c.pass_id == pass_id, STATE.c.pages_done == page_no
+                STATE.c.name == name, STATE.c.pass_id == pass_id, STATE.c.pages_done == first
             )
         ).first()
         if row is None:
@@ -171,7 +173,7 @@ def advance(
                 values["last_full_at"] = utcnow()
         conn.execute(
             STATE.update()
-            .where(STATE.c.name == name, STATE.c.pass_id == pass_id, STATE.c.pages_done == page_no)
+            .where(STATE.c.name == name, STATE.c.pass_id == pass_id, STATE.c.pages_done == first)
             .values(values)
         )
     return True

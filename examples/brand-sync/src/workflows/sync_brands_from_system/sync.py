@@ -23,6 +23,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,10 +32,17 @@ from ulid import ULID
 from loomwork.container import Container
 from loomwork.workflows import WorkflowEngine
 
-from ...modules.brand import BRAND_MODULE, BrandModuleService, SyncAlreadyRunningError
+from ...modules.brand import (
+    BRAND_MODULE,
+    BrandModuleService,
+    BrandPage,
+    BrandSystemError,
+    SyncAlreadyRunningError,
+)
 from ...modules.brand.sync_state import (
     PassStart,
     acquire_lock,
+    advance,
     begin_run,
     next_pass,
     read_state,
@@ -42,6 +50,7 @@ from ...modules.brand.sync_state import (
     renew_lock,
 )
 from .plan import StoreBrand, plan_sync
+from .settled import page_is_settled
 from .steps.load_store_brands import find_store_rows, record_keys
 from .workflow import sync_brands_from_system_workflow
 
@@ -50,6 +59,8 @@ logger = logging.getLogger("brand_sync.pull")
 SYNC_NAME = "system"
 PROGRESS_SECONDS = 5.0
 """Seconds between two progress lines in the log on long syncs."""
+RECORD_SECONDS = 1.0
+"""Seconds between two records of settled pages, and between two lease renewals."""
 
 
 @dataclass(slots=True)
@@ -65,6 +76,8 @@ class SyncReport:
     deleted: int = 0
     unchanged: int = 0
     quarantined: int = 0
+    settled_pages: int = 0
+    """Pages whose records were all unchanged, counted without a workflow run."""
 
     def add_page(self, result: dict[str, Any]) -> None:
         """Count one page's workflow result."""
@@ -74,6 +87,12 @@ class SyncReport:
         self.deleted += len(result["deleted"])
         self.unchanged += int(result["unchanged"])
         self.quarantined += int(result["quarantined"])
+
+    def add_settled(self, page: BrandPage) -> None:
+        """Count a page found settled (every record unchanged) without a workflow run."""
+        self.pages += 1
+        self.settled_pages += 1
+        self.unchanged += len(page.raw)
 
     @property
     def records(self) -> int:
@@ -203,27 +222,125 @@ async def _run_pages(
     hooks: list[PageHook],
 ) -> None:
     service = brand_service_of(container)
+    settled = _SettledPages(service.engine, start.pass_id)
+    lease = _LeaseKeeper(service.engine, holder, service.options.lock_seconds)
     cursor, page_no = start.cursor, start.page_no
     while True:
-        page_input = {
-            "sync": SYNC_NAME,
-            "pass_id": start.pass_id,
-            "page_no": page_no,
-            "cursor": cursor,
-            # Only a pass's first page starts from the watermark; cursors carry on from it.
-            "updated_since": _since(start) if cursor is None else None,
-        }
-        run = await sync_brands_from_system_workflow(container).run(
-            input=page_input, transaction_id=page_transaction_id(report.run_id, page_no, cursor)
-        )
-        report.add_page(run.result)
+        page = await _peek(service, cursor, start.updated_since if cursor is None else None)
+        if page is not None and await page_is_settled(service, page):
+            _read_next(service, page)
+            settled.add(page_no, page)
+            report.add_settled(page)
+            cursor = page.next_cursor
+        else:
+            settled.record()
+            result = await _run_page(container, start, report, page_no, cursor)
+            report.add_page(result)
+            cursor = result["next_cursor"]
         for hook in hooks:
             hook(report)
-        renew_lock(service.engine, SYNC_NAME, holder, service.options.lock_seconds)
-        cursor = run.result["next_cursor"]
+        lease.keep()
         if cursor is None:
+            settled.record()
             return
+        if settled.due():
+            settled.record()
         page_no += 1
+
+
+async def _peek(
+    service: BrandModuleService, cursor: str | None, since: datetime | None
+) -> BrandPage | None:
+    try:
+        return await service.client.peek_page(cursor=cursor, updated_since=since)
+    except BrandSystemError:
+        # The page's own run meets the same error and records the page as failed.
+        return None
+
+
+def _read_next(service: BrandModuleService, page: BrandPage) -> None:
+    if page.next_cursor is not None:
+        service.client.read_ahead(cursor=page.next_cursor)
+
+
+async def _run_page(
+    container: Container, start: PassStart, report: SyncReport, page_no: int, cursor: str | None
+) -> dict[str, Any]:
+    page_input = {
+        "sync": SYNC_NAME,
+        "pass_id": start.pass_id,
+        "page_no": page_no,
+        "cursor": cursor,
+        # Only a pass's first page starts from the watermark; cursors carry on from it.
+        "updated_since": _since(start) if cursor is None else None,
+    }
+    run = await sync_brands_from_system_workflow(container).run(
+        input=page_input, transaction_id=page_transaction_id(report.run_id, page_no, cursor)
+    )
+    result: dict[str, Any] = run.result
+    return result
+
+
+class _SettledPages:
+    """Settled pages not yet recorded as done: recorded together, about once a second.
+
+    Nothing is written for them in between; after a crash the pages since the last
+    record are read again, which costs reads only.
+    """
+
+    def __init__(self, engine: sa.Engine, pass_id: str) -> None:
+        self._engine = engine
+        self._pass_id = pass_id
+        self._first: int | None = None
+        self._last = 0
+        self._next_cursor: str | None = None
+        self._newest: str | None = None
+        self._since = 0.0
+
+    def add(self, page_no: int, page: BrandPage) -> None:
+        """Count ``page`` (number ``page_no``) as settled."""
+        if self._first is None:
+            self._first, self._since = page_no, time.monotonic()
+        self._last, self._next_cursor = page_no, page.next_cursor
+        stamps = [stamp for stamp in (self._newest, page.max_updated_at) if stamp]
+        self._newest = max(stamps, default=None)
+
+    def due(self) -> bool:
+        """True once the oldest unrecorded page is a second old."""
+        return self._first is not None and time.monotonic() - self._since >= RECORD_SECONDS
+
+    def record(self) -> None:
+        """Record the settled pages as done (the pass's end too, if the last was its last)."""
+        if self._first is None:
+            return
+        advance(
+            self._engine,
+            SYNC_NAME,
+            pass_id=self._pass_id,
+            page_no=self._last,
+            next_cursor=self._next_cursor,
+            page_max_updated_at=datetime.fromisoformat(self._newest) if self._newest else None,
+            first_page_no=self._first,
+        )
+        self._first = None
+        self._newest = None
+
+
+class _LeaseKeeper:
+    """Renews the sync's lock between pages, at most once a second."""
+
+    def __init__(self, engine: sa.Engine, holder: str, lease: float) -> None:
+        self._engine = engine
+        self._holder = holder
+        self._lease = lease
+        self._renewed = time.monotonic()
+
+    def keep(self) -> None:
+        """Renew the lease if the last renewal is a second old (raises if it was lost)."""
+        now = time.monotonic()
+        if now - self._renewed >= RECORD_SECONDS:
+            renew_lock(self._engine, SYNC_NAME, self._holder, self._lease)
+            self._renewed = now
 
 
 def page_transaction_id(run_id: str, page_no: int, cursor: str | None) -> str:

@@ -1,0 +1,78 @@
+"""The client's cheap record check agrees with the model's validation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from .conftest import brand
+
+records = brand.records
+client = brand.client
+
+stamps = st.one_of(
+    st.datetimes(timezones=st.just(UTC)).map(lambda moment: moment.isoformat()),
+    st.datetimes(timezones=st.just(UTC)).map(
+        lambda moment: moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
+    ),
+    st.datetimes().map(lambda moment: moment.isoformat(timespec="microseconds")),
+    st.sampled_from(
+        ["2026-02-30T10:00:00.000000Z", "2026-11-26T10:00:00.00000xZ", "", "yesterday"]
+    ),
+    st.text(max_size=32),
+    st.integers(),
+    st.none(),
+)
+texts = st.one_of(
+    st.text(max_size=5),
+    st.text(min_size=250, max_size=260),
+    st.sampled_from(["", " ", "\t\n", "Acme"]),
+    st.integers(),
+    st.none(),
+)
+raw_records = st.fixed_dictionaries(
+    {},
+    optional={
+        "id": texts,
+        "name": texts,
+        "external_id": texts,
+        "updated_at": stamps,
+        "deleted_at": stamps,
+        "extra": st.integers(),
+    },
+)
+
+
+@given(raw_records)
+def test_a_record_the_cheap_check_accepts_is_a_valid_model(raw: dict[str, Any]) -> None:
+    if records.plainly_valid(raw):
+        assert isinstance(records.parse_record(raw), records.SystemBrand)
+
+
+@given(st.lists(st.one_of(raw_records, st.integers(), st.lists(st.none())), max_size=8))
+def test_a_page_splits_as_the_model_alone_would_split_it(raw: list[Any]) -> None:
+    valid, bad = client.split_valid(raw)
+
+    parsed = [records.parse_record(item) for item in raw]
+    assert valid == [
+        item for item, one in zip(raw, parsed, strict=True) if isinstance(one, records.SystemBrand)
+    ]
+    assert bad == [one for one in parsed if isinstance(one, records.BadRecord)]
+
+
+def test_the_system_s_own_shape_passes_the_cheap_check() -> None:
+    stamp = datetime(2026, 11, 26, 15, 30, 0, 123456, tzinfo=UTC)
+    raw = {
+        "id": "brd_000000000001",
+        "name": "Acme",
+        "external_id": None,
+        "updated_at": stamp.isoformat().replace("+00:00", "Z"),
+        "deleted_at": stamp.isoformat(),
+    }
+
+    assert records.plainly_valid(raw)
+    assert not records.plainly_valid({**raw, "name": "  "})
+    assert not records.plainly_valid({**raw, "updated_at": "2026-11-26T15:30:00Z"})

@@ -1,0 +1,89 @@
+"""Pages the store already holds are counted without a stored run, and nothing is missed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .conftest import App, brand, pull
+from .helpers import rename_in_system, seed, system_brands
+
+settled = __import__(pull.__name__ + ".settled", fromlist=["page_is_settled"])
+state_of = brand.sync_state.read_state
+
+
+async def page_runs(app: App) -> int:
+    runs = await app.workflows.list_executions(pull.WORKFLOW_NAME, limit=1000)
+    return len(runs)
+
+
+async def test_a_full_resync_of_unchanged_pages_stores_no_page_runs(app: App) -> None:
+    seed(app.system, 45)
+    await pull.sync_brands_from_system(app.container)
+    before = await page_runs(app)
+
+    report = await pull.sync_brands_from_system(app.container, full=True)
+
+    assert (report.pages, report.settled_pages, report.unchanged) == (3, 3, 45)
+    assert await page_runs(app) == before
+    state = state_of(app.engine, pull.SYNC_NAME)
+    assert state is not None
+    assert (state["pass_id"], state["resume_cursor"], state["pages_done"]) == (None, None, 0)
+    assert state["last_full_at"] is not None
+
+
+async def test_a_changed_page_after_settled_ones_runs_and_the_pass_closes(app: App) -> None:
+    seed(app.system, 45)
+    await pull.sync_brands_from_system(app.container)
+    before = await page_runs(app)
+    target = system_brands(app.system)[7]
+    rename_in_system(app.system, target["id"], "Renamed after the first sync")
+
+    report = await pull.sync_brands_from_system(app.container, full=True)
+
+    # The rename moved the record to the end of the (updated_at, id) order: pages 1-2
+    # are settled, the last one holds the change and runs as a stored workflow.
+    assert (report.pages, report.settled_pages, report.updated, report.unchanged) == (3, 2, 1, 44)
+    assert await page_runs(app) == before + 1
+    names = {row["external_id"]: row["name"] for row in await app.store_brands()}
+    assert names[target["id"]] == "Renamed after the first sync"
+    state = state_of(app.engine, pull.SYNC_NAME)
+    assert state is not None
+    assert (state["pass_id"], state["pages_done"]) == (None, 0)
+
+
+async def test_a_page_is_settled_only_when_every_record_is_seen_and_none_quarantined(
+    app: App,
+) -> None:
+    seed(app.system, 5)
+    client = app.service.client
+    page = await client.fetch_page()
+    assert not await settled.page_is_settled(app.service, page)
+
+    await pull.sync_brands_from_system(app.container)
+    page = await client.fetch_page()
+    assert await settled.page_is_settled(app.service, page)
+
+    await app.service.create_quarantined_records([quarantine_row(page.raw[2])])
+    assert not await settled.page_is_settled(app.service, page)
+
+
+async def test_an_empty_page_is_settled_and_a_page_with_bad_records_is_not(app: App) -> None:
+    empty = brand.BrandPage([], [], None, None)
+    spoiled = brand.BrandPage([], [brand.BadRecord("brd_1", "name", "too long", "{}")], None, None)
+
+    assert await settled.page_is_settled(app.service, empty)
+    assert not await settled.page_is_settled(app.service, spoiled)
+
+
+def quarantine_row(raw: dict[str, Any]) -> dict[str, Any]:
+    now = raw["updated_at"]
+    return {
+        "key": brand.quarantine.quarantine_key(brand.SYNC_SOURCE, raw["id"]),
+        "source": brand.SYNC_SOURCE,
+        "record_id": raw["id"],
+        "field": "name",
+        "reason": "held back by a test",
+        "payload": "{}",
+        "first_seen_at": now,
+        "last_seen_at": now,
+    }
