@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -78,37 +76,3 @@ def test_the_system_s_own_shape_passes_the_cheap_check() -> None:
     assert records.plainly_valid(raw)
     assert not records.plainly_valid({**raw, "name": "  "})
     assert not records.plainly_valid({**raw, "updated_at": "2026-11-26T15:30:00Z"})
-
-
-json_values = st.recursive(
-    st.one_of(
-        st.none(),
-        st.booleans(),
-        st.integers(min_value=-(2**80), max_value=2**80),
-        st.floats(allow_nan=False, allow_infinity=False),
-        st.text(),
-    ),
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=5), inner, max_size=4)
-    ),
-    max_leaves=10,
-)
-
-
-@given(json_values)
-def test_answers_decode_exactly_as_the_standard_module_decodes_them(value: Any) -> None:
-    body = json.dumps(value).encode()
-
-    assert client.decode_json(body) == json.loads(body)
-
-
-@pytest.mark.parametrize(
-    "body", [b'{"n": NaN}', b'["\\ud800"]', b"[123456789012345678901234567890]", b"[1e400]"]
-)
-def test_answers_orjson_refuses_or_would_change_still_decode(body: bytes) -> None:
-    assert repr(client.decode_json(body)) == repr(json.loads(body))
-
-
-def test_a_truncated_answer_is_a_value_error() -> None:
-    with pytest.raises(ValueError, match=r"Expecting|Unterminated|expected"):
-        client.decode_json(b'{"brands": [{"id": "brd_1", "na')
