@@ -172,10 +172,10 @@ async def test_a_page_read_ahead_is_served_by_that_one_request(
 ) -> None:
     seed(brand_system, 25)
     first = await client.fetch_page()
-    client.read_ahead(cursor=first.next_cursor)
-    client.read_ahead(cursor=first.next_cursor)  # asked twice: still one request
+    await client.read_ahead(cursor=first.next_cursor)
+    await client.read_ahead(cursor=first.next_cursor)  # asked twice: still one request
     second = await client.fetch_page(cursor=first.next_cursor)
-    client.read_ahead(cursor=second.next_cursor)
+    await client.read_ahead(cursor=second.next_cursor)
     await client.aclose()  # a page read ahead and never asked for is dropped
 
     assert [record.name for record in second.records] == [f"Brand {n}" for n in range(11, 21)]

@@ -16,6 +16,7 @@ import logging
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -28,6 +29,8 @@ from .records import BadRecord, SystemBrand, parse_record, plainly_valid, to_iso
 logger = logging.getLogger("brand_sync.client")
 
 Sleep = Callable[[float], Awaitable[None]]
+_request_sent: ContextVar[asyncio.Event | None] = ContextVar("request_sent", default=None)
+_BODY_SENT = frozenset({"http11.send_request_body.complete", "http2.send_request_body.complete"})
 _RETRY_STATUSES = frozenset({500, 502, 503, 504})
 
 
@@ -161,7 +164,7 @@ class BrandSystemClient:
             return await ahead
         return await self._fetch_page(key)
 
-    def read_ahead(
+    async def read_ahead(
         self,
         *,
         cursor: str | None = None,
@@ -169,17 +172,31 @@ class BrandSystemClient:
         include_deleted: bool = True,
         limit: int | None = None,
     ) -> None:
-        """Start fetching a page now; the :meth:`fetch_page` call with the same arguments gets it.
+        """Start fetching a page; the :meth:`fetch_page` call with the same arguments gets it.
 
-        One page at most is kept ahead (an older one is cancelled), so memory stays
-        bounded, while the system prepares the next page as the caller writes this one.
+        Returns once the request is on the wire (or already answered), so the system
+        prepares the page while the caller writes the previous one, even if the caller
+        does not give the event loop back meanwhile. One page at most is kept ahead (an
+        older one is cancelled), so memory stays bounded.
         """
         key = _page_key(cursor, updated_since, include_deleted, limit or self.page_size)
         if key in self._ahead:
             return
         for stale in self._ahead.values():
             _discard(stale)
-        self._ahead = {key: asyncio.ensure_future(self._fetch_page(key))}
+        sent = asyncio.Event()
+        task = asyncio.ensure_future(self._fetch_ahead(key, sent))
+        self._ahead = {key: task}
+        waiter = asyncio.ensure_future(sent.wait())
+        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+
+    async def _fetch_ahead(self, key: PageKey, sent: asyncio.Event) -> BrandPage:
+        _request_sent.set(sent)  # the task's own context: only its requests signal
+        try:
+            return await self._fetch_page(key)
+        finally:
+            sent.set()
 
     async def peek_page(
         self,
@@ -194,7 +211,7 @@ class BrandSystemClient:
         It takes the place of any page read ahead, until :meth:`fetch_page` takes it or
         :meth:`read_ahead` replaces it.
         """
-        self.read_ahead(
+        await self.read_ahead(
             cursor=cursor, updated_since=updated_since, include_deleted=include_deleted, limit=limit
         )
         key = _page_key(cursor, updated_since, include_deleted, limit or self.page_size)
@@ -247,7 +264,7 @@ class BrandSystemClient:
                 cursor=cursor, updated_since=updated_since, include_deleted=include_deleted
             )
             if page.next_cursor is not None:
-                self.read_ahead(
+                await self.read_ahead(
                     cursor=page.next_cursor,
                     updated_since=updated_since,
                     include_deleted=include_deleted,
@@ -328,7 +345,9 @@ class BrandSystemClient:
     ) -> Any:
         self.stats.requests += 1
         try:
-            response = await self._http.request(method, path, params=params, json=body)
+            response = await self._http.request(
+                method, path, params=params, json=body, extensions={"trace": _trace}
+            )
         except httpx.TransportError as error:
             raise _Retry(f"{type(error).__name__}: {error}") from error
         status = response.status_code
@@ -369,6 +388,12 @@ def split_valid(raw: list[Any]) -> tuple[list[dict[str, Any]], list[BadRecord]]:
         else:
             valid.append(item)
     return valid, bad
+
+
+async def _trace(event: str, _info: Mapping[str, Any]) -> None:
+    # httpcore's trace hook: tell a read-ahead waiting in read_ahead() its request is out.
+    if event in _BODY_SENT and (sent := _request_sent.get()) is not None:
+        sent.set()
 
 
 def _discard(task: asyncio.Task[BrandPage]) -> None:

@@ -228,7 +228,7 @@ async def _run_pages(
     while True:
         page = await _peek(service, cursor, start.updated_since if cursor is None else None)
         if page is not None and await page_is_settled(service, page):
-            _read_next(service, page)
+            await _read_next(service, page)
             settled.add(page_no, page)
             report.add_settled(page)
             cursor = page.next_cursor
@@ -258,9 +258,9 @@ async def _peek(
         return None
 
 
-def _read_next(service: BrandModuleService, page: BrandPage) -> None:
+async def _read_next(service: BrandModuleService, page: BrandPage) -> None:
     if page.next_cursor is not None:
-        service.client.read_ahead(cursor=page.next_cursor)
+        await service.client.read_ahead(cursor=page.next_cursor)
 
 
 async def _run_page(

@@ -26,7 +26,7 @@ async def retrieve_brands_from_system(
         include_deleted=True,
     )
     if page.next_cursor is not None:
-        client.read_ahead(cursor=page.next_cursor, include_deleted=True)
+        await client.read_ahead(cursor=page.next_cursor, include_deleted=True)
     # No compensation, so no compensation input: the page is checkpointed once.
     return StepResponse(
         {
