@@ -185,3 +185,19 @@ async def test_a_page_read_ahead_is_served_by_that_one_request(
         first.next_cursor,
     ]
     assert len(client.stats.list_params) <= 3
+
+
+async def test_read_ahead_returns_with_its_request_already_sent(
+    client: Any, brand_system: RunningServer
+) -> None:
+    seed(brand_system, 25)
+    first = await client.fetch_page()
+
+    await client.read_ahead(cursor=first.next_cursor)
+    # No await since: a caller that now blocks the loop (synchronous database writes)
+    # still has the system preparing the page, because the request went out already.
+    sent_before_returning = client.stats.requests
+
+    assert sent_before_returning == 2
+    assert (await client.fetch_page(cursor=first.next_cursor)).cursor == first.next_cursor
+    assert client.stats.requests == 2
