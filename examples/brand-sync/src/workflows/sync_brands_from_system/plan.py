@@ -294,13 +294,13 @@ def split_seen(
     Returns the records still to plan and the ids of the seen ones.
     """
     versions = {
-        row["external_id"]: _utc_key(row["system_updated_at"]) for row in rows if row["external_id"]
+        row["external_id"]: utc_key(row["system_updated_at"]) for row in rows if row["external_id"]
     }
     fresh: list[Mapping[str, Any]] = []
     seen: list[str] = []
     for raw in page:
         known = versions.get(raw["id"])
-        version = _utc_key(raw["updated_at"])
+        version = utc_key(raw["updated_at"])
         if known is not None and version is not None and version <= known:
             seen.append(raw["id"])
         else:
@@ -328,7 +328,7 @@ def split_new(
     rest: list[Mapping[str, Any]] = []
     creates: list[dict[str, Any]] = []
     for raw in page:
-        name, stamp = raw["name"], _utc_key(raw["updated_at"])
+        name, stamp = raw["name"], utc_key(raw["updated_at"])
         if (
             stamp is None
             or raw.get("external_id") is not None
@@ -365,8 +365,12 @@ def rows_concerning(
     ]
 
 
-def _utc_key(stamp: Any) -> str | None:
-    # "2026-11-26T15:30:00.123456Z" or "...+00:00": the instant to the microsecond.
+def utc_key(stamp: Any) -> str | None:
+    """``"2026-11-26T15:30:00.123456"`` for that instant written with ``Z`` or ``+00:00``.
+
+    ``None`` for anything else (another width or offset, not text): such stamps are
+    compared as parsed datetimes instead.
+    """
     if isinstance(stamp, str) and (
         (len(stamp) == 27 and stamp.endswith("Z"))
         or (len(stamp) == 32 and stamp.endswith("+00:00"))
@@ -400,4 +404,5 @@ __all__ = [
     "rows_concerning",
     "split_new",
     "split_seen",
+    "utc_key",
 ]
