@@ -10,6 +10,15 @@ with a raw ``SELECT`` of the same ids. Each measurement is repeated (interleaved
 emptied table); the table shows the best run of each, the least disturbed by other load,
 and the JSON keeps every sample. Writes bench/results/modules.json and a section of
 bench/MODULES.md.
+
+    .venv/bin/python bench/bench_modules.py --calls 100 [--no-write] [--pg-url URL | --no-pg]
+
+measures instead the sync-sized calls: ``create_synced_brands`` of 1,000 rows per call
+(each with a ``system_updated_at`` given as canonical UTC text, as records read back from
+a service carry it), ``list_synced_brands`` of 1,000 external ids (all found, and none
+found), each against the raw driver call, interleaved call by call; the median ms per call
+goes to its own section of bench/MODULES.md. ``--no-write`` (either mode) prints only, e.g.
+to run the same script against another checkout with ``PYTHONPATH=<checkout>/src``.
 """
 
 from __future__ import annotations
@@ -26,6 +35,8 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +64,18 @@ class BenchBrand(Model):
     external_id: Mapped[str | None] = mapped_column(default=None)
 
 
-class BenchService(ModuleService, models=[BenchBrand]):
+class BenchSyncedBrand(Model):
+    __tablename__ = "bench_synced_brand"
+    __id_prefix__ = "brand"
+    __singular__ = "synced_brand"
+
+    name: Mapped[str] = mapped_column(sa.String(255))
+    external_id: Mapped[str | None] = mapped_column(sa.String(255), unique=True, default=None)
+    synced_name: Mapped[str | None] = mapped_column(sa.String(255), default=None)
+    system_updated_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class BenchService(ModuleService, models=[BenchBrand, BenchSyncedBrand]):
     pass
 
 
@@ -67,6 +89,9 @@ class NullSink:
 
 TABLE = Model.metadata.tables["bench_brand"]
 COLUMNS = ["id", "name", "external_id", "created_at", "updated_at", "deleted_at"]
+SYNCED = Model.metadata.tables["bench_synced_brand"]
+SYNCED_COLUMNS = ["id", "name", "external_id", "synced_name", "system_updated_at"]
+CALL_ROWS = 1_000
 
 
 def items(rows: int) -> list[dict[str, Any]]:
@@ -165,7 +190,7 @@ def measure(engine: sa.Engine, rows: int) -> dict[str, list[float]]:
 def sqlite_engine() -> Iterator[sa.Engine]:
     with tempfile.TemporaryDirectory() as folder:
         engine = create_engine(f"sqlite:///{folder}/bench.db")
-        Model.metadata.create_all(engine, tables=[TABLE])
+        Model.metadata.create_all(engine, tables=[TABLE, SYNCED])
         try:
             yield engine
         finally:
@@ -181,7 +206,7 @@ def pg_engine(url: str) -> Iterator[sa.Engine]:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
     engine = create_engine(base.set(database=name))
     try:
-        Model.metadata.create_all(engine, tables=[TABLE])
+        Model.metadata.create_all(engine, tables=[TABLE, SYNCED])
         yield engine
     finally:
         engine.dispose()
@@ -199,6 +224,194 @@ def pg_reachable(url: str) -> bool:
         return False
     finally:
         engine.dispose()
+
+
+def synced_items(call: int, prefix: str) -> list[dict[str, Any]]:
+    start = datetime(2026, 11, 26, 15, 30, tzinfo=UTC) + timedelta(seconds=call)
+    return [
+        {
+            "name": f"{prefix} {call}-{i}",
+            "external_id": f"{prefix}-{call}-{i}",
+            "synced_name": f"{prefix} {call}-{i}",
+            "system_updated_at": (start + timedelta(microseconds=i)).isoformat(
+                timespec="microseconds"
+            ),
+        }
+        for i in range(CALL_ROWS)
+    ]
+
+
+def raw_synced_rows(items: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    stamp = utcnow().isoformat(timespec="microseconds")
+    ids = new_ids("brand", len(items))
+    return [
+        (
+            ids[i],
+            item["name"],
+            item["external_id"],
+            item["synced_name"],
+            item["system_updated_at"],
+            stamp,
+            stamp,
+        )
+        for i, item in enumerate(items)
+    ]
+
+
+def raw_synced_insert(engine: sa.Engine, rows: list[tuple[Any, ...]]) -> None:
+    names = [*SYNCED_COLUMNS, "created_at", "updated_at"]
+    sql = (
+        f"INSERT INTO bench_synced_brand ({', '.join(names)}) "
+        f"VALUES ({placeholders(engine, len(names))})"
+    )
+    dbapi = engine.raw_connection()
+    try:
+        cursor = dbapi.cursor()
+        cursor.executemany(sql, rows)
+        cursor.close()
+        dbapi.commit()
+    finally:
+        dbapi.close()
+
+
+def raw_synced_select(engine: sa.Engine, columns: list[str], external_ids: list[str]) -> int:
+    names = ", ".join(columns)
+    if engine.name == "sqlite":
+        marks = placeholders(engine, len(external_ids))
+        sql = f"SELECT {names} FROM bench_synced_brand WHERE external_id IN ({marks}) ORDER BY id"
+        params: Any = external_ids
+    else:
+        sql = f"SELECT {names} FROM bench_synced_brand WHERE external_id = ANY(%s) ORDER BY id"
+        params = (external_ids,)
+    dbapi = engine.raw_connection()
+    try:
+        cursor = dbapi.cursor()
+        cursor.execute(sql, params)
+        found = len(cursor.fetchall())
+        cursor.close()
+        dbapi.commit()
+    finally:
+        dbapi.close()
+    return found
+
+
+def measure_calls(engine: sa.Engine, calls: int) -> dict[str, list[float]]:
+    """Per-call times (seconds) of 1,000-row creates and lists, each with its raw twin."""
+    service = BenchService(engine)
+    samples: dict[str, list[float]] = {
+        name: []
+        for name in (
+            "create",
+            "raw_insert",
+            "list_found",
+            "raw_select_found",
+            "list_none",
+            "raw_select_none",
+        )
+    }
+    missing = [f"missing-{i}" for i in range(CALL_ROWS)]
+
+    def create(items: list[dict[str, Any]]) -> None:
+        asyncio.run(service.create_synced_brands(items))
+
+    def list_found(ids: list[str]) -> None:
+        found = asyncio.run(service.list_synced_brands({"external_id": ids}, select=SYNCED_COLUMNS))
+        assert len(found) == CALL_ROWS
+
+    def list_none() -> None:
+        found = asyncio.run(
+            service.list_synced_brands(
+                {"external_id": missing}, select=["external_id"], with_deleted=True
+            )
+        )
+        assert found == []
+
+    for call in range(calls):
+        items = synced_items(call, "svc")
+        raw = raw_synced_rows(synced_items(call, "raw"))
+        ids = [item["external_id"] for item in items]
+        work: dict[str, Callable[[], Any]] = {
+            "create": partial(create, items),
+            "raw_insert": partial(raw_synced_insert, engine, raw),
+        }
+        for name in random.sample(list(work), len(work)):
+            samples[name].append(timed(work[name]))
+        reads: dict[str, Callable[[], Any]] = {
+            "list_found": partial(list_found, ids),
+            "raw_select_found": partial(raw_synced_select, engine, SYNCED_COLUMNS, ids),
+            "list_none": list_none,
+            "raw_select_none": partial(raw_synced_select, engine, ["external_id"], missing),
+        }
+        for name in random.sample(list(reads), len(reads)):
+            samples[name].append(timed(reads[name]))
+    return samples
+
+
+def calls_row_of(backend: str, calls: int, samples: dict[str, list[float]]) -> dict[str, Any]:
+    median = {name: statistics.median(values) * 1000 for name, values in samples.items()}
+    return {
+        "backend": backend,
+        "calls": calls,
+        "median_ms": {name: round(value, 3) for name, value in median.items()},
+        "create_ratio": round(median["create"] / median["raw_insert"], 2),
+        "list_found_ratio": round(median["list_found"] / median["raw_select_found"], 2),
+        "list_none_ratio": round(median["list_none"] / median["raw_select_none"], 2),
+    }
+
+
+def calls_table(results: list[dict[str, Any]]) -> str:
+    lines = [
+        "| backend | calls | create 1,000 | raw insert | ratio | list 1,000 found | raw select "
+        "| ratio | list 1,000 none found | raw select | ratio |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        m = r["median_ms"]
+        lines.append(
+            f"| {r['backend']} | {r['calls']} | {m['create']:.2f} ms | {m['raw_insert']:.2f} ms "
+            f"| {r['create_ratio']:.2f}x | {m['list_found']:.2f} ms "
+            f"| {m['raw_select_found']:.2f} ms | {r['list_found_ratio']:.2f}x "
+            f"| {m['list_none']:.2f} ms | {m['raw_select_none']:.2f} ms "
+            f"| {r['list_none_ratio']:.2f}x |"
+        )
+    return "\n".join(lines)
+
+
+def run_calls(args: argparse.Namespace) -> None:
+    load_at_start = os.getloadavg()[0]
+    results = []
+    with sqlite_engine() as engine:
+        results.append(calls_row_of("sqlite", args.calls, measure_calls(engine, args.calls)))
+    if not args.no_pg and pg_reachable(args.pg_url):
+        with pg_engine(args.pg_url) as engine:
+            samples = measure_calls(engine, args.calls)
+            results.append(calls_row_of("postgresql", args.calls, samples))
+    rendered = calls_table(results)
+    print(rendered)
+    print(json.dumps(results))
+    if args.no_write:
+        return
+    body = f"""## Sync-sized calls: 1,000 rows per create and per list
+
+Reproduce: `.venv/bin/python bench/bench_modules.py --calls {args.calls}`
+
+Median ms per call over {args.calls} calls on one database file (SQLite) or database
+(PostgreSQL), each service call interleaved with its raw twin in random order.
+*create 1,000* is `create_synced_brands` of 1,000 dicts whose `system_updated_at` is
+canonical UTC text (as records read back from a service carry it), against the driver's
+`executemany` of the same rows as prepared tuples. *list 1,000 found* is
+`list_synced_brands({{"external_id": ids}}, select=[5 fields])` for the 1,000 rows just
+created; *none found* lists 1,000 unknown external ids (`select=["external_id"]`,
+`with_deleted=True`, as the sync's create step does); the raw twins are one `SELECT ... IN`
+(SQLite) or `= ANY(%s)` (PostgreSQL) of the same ids. Service calls include
+`asyncio.run`, the transaction and the JSON-ready records.
+
+{rendered}
+
+Python {platform.python_version()}, SQLAlchemy {sa.__version__}, {platform.machine()},
+{os.cpu_count()} CPUs, 1-minute load average {load_at_start:.2f} when the run started (other
+work shares the machine; ratios are same-run comparisons)."""
+    write_markdown(HERE / "MODULES.md", body, "bench_modules_calls")
 
 
 def row_of(backend: str, rows: int, samples: dict[str, list[float]]) -> dict[str, Any]:
@@ -238,8 +451,8 @@ def table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def write_markdown(path: Path, body: str) -> None:
-    start, end = "<!-- bench_modules:start -->", "<!-- bench_modules:end -->"
+def write_markdown(path: Path, body: str, marker: str = "bench_modules") -> None:
+    start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
     section = f"{start}\n{body}\n{end}"
     text = path.read_text() if path.exists() else "# Module services benchmarks\n\n"
     if start in text and end in text:
@@ -254,7 +467,12 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--pg-url", default=DEFAULT_PG)
     parser.add_argument("--no-pg", action="store_true")
+    parser.add_argument("--calls", type=int, default=0, help="run the 1,000-row-call section")
+    parser.add_argument("--no-write", action="store_true", help="print only, write no file")
     args = parser.parse_args()
+    if args.calls:
+        run_calls(args)
+        return
     load_at_start = os.getloadavg()[0]
     results = []
     with sqlite_engine() as engine:
@@ -273,6 +491,8 @@ def main() -> None:
         "repeats": REPEATS,
         "target_create_ratio": TARGET_RATIO,
     }
+    if args.no_write:
+        return
     out = HERE / "results" / "modules.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")

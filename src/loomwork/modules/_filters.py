@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -162,20 +162,71 @@ def _glob_literal(char: str) -> str:
 
 def in_list(column: sa.ColumnElement[Any], values: list[Any], dialect: str) -> Clause:
     """``column IN values``, sending long lists of text or integers as one parameter."""
-    if len(values) < LARGE_IN_LIST or not _plain_scalars(values):
-        return column.in_(values)
+    how = in_list_kind(values, dialect)
+    return in_clause(column, how, in_list_literal(values, how))
+
+
+# How in_list sends its values: as an expanding IN (one parameter per value), as a JSON
+# text (SQLite) or as a text or integer array (PostgreSQL).
+InKind = Literal["in", "json", "text[]", "bigint[]"]
+
+
+def in_list_kind(values: list[Any], dialect: str) -> InKind:
+    """How :func:`in_list` sends ``values`` to ``dialect``."""
+    if len(values) < LARGE_IN_LIST or not plain_scalars(values):
+        return "in"
     if dialect == "postgresql":
-        element_type = sa.String() if isinstance(values[0], str) else sa.BigInteger()
-        return column == sa.any_(sa.literal(values, postgresql.ARRAY(element_type)))
+        return "text[]" if isinstance(values[0], str) else "bigint[]"
     if dialect == "sqlite":
-        each = sa.func.json_each(sa.literal(json.dumps(values))).table_valued("value")
+        return "json"
+    return "in"
+
+
+def in_list_param(values: list[Any], how: InKind) -> Any:
+    """The parameter value that carries ``values`` when sent as ``how``."""
+    return json.dumps(values) if how == "json" else values
+
+
+def in_list_bind(how: InKind, name: str, column_type: sa.types.TypeEngine[Any]) -> Any:
+    """A named parameter for :func:`in_clause` (``column_type`` types an expanding IN)."""
+    if how == "in":
+        return sa.bindparam(name, expanding=True, type_=column_type)
+    return sa.bindparam(name, type_=_IN_TYPES[how]())
+
+
+def in_list_literal(values: list[Any], how: InKind) -> Any:
+    """``values`` as :func:`in_clause` takes them inline."""
+    if how == "in":
+        return values
+    return sa.literal(in_list_param(values, how), _IN_TYPES[how]())
+
+
+def in_clause(column: sa.ColumnElement[Any], how: InKind, values: Any) -> Clause:
+    """``column IN values`` for values from :func:`in_list_literal` or :func:`in_list_bind`."""
+    if how == "json":
+        each = sa.func.json_each(values).table_valued("value")
         return column.in_(sa.select(each.c.value))
+    if how != "in":
+        return column == sa.any_(values)
     return column.in_(values)
 
 
-def _plain_scalars(values: Sequence[Any]) -> bool:
+_IN_TYPES: dict[str, Callable[[], sa.types.TypeEngine[Any]]] = {
+    "json": sa.String,
+    "text[]": lambda: postgresql.ARRAY(sa.String()),
+    "bigint[]": lambda: postgresql.ARRAY(sa.BigInteger()),
+}
+
+
+def plain_scalars(values: Sequence[Any]) -> bool:
+    """Whether ``values`` (not empty) are all ``str`` or all ``int`` (not subclasses)."""
     kind = type(values[0])
-    return kind in (str, int) and all(type(value) is kind for value in values)
+    if kind is not str and kind is not int:
+        return False
+    for value in values:  # noqa: SIM110 - twice as fast as all() over a generator
+        if type(value) is not kind:
+            return False
+    return True
 
 
 def order_by(info: ModelInfo, order: Mapping[str, str] | None) -> list[sa.ColumnElement[Any]]:

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Dialect
 from loomwork.errors import ValidationError
 from loomwork.modules._gc import paused_gc
 from loomwork.modules._ids import new_ids
-from loomwork.modules._model import UtcDateTime, utc_iso
+from loomwork.modules._model import UtcDateTime, utc_iso, utc_iso_fast
 from loomwork.modules._table import ModelInfo
 
 Record = dict[str, Any]
@@ -58,6 +58,11 @@ class _Plan:
     processors: Mapping[str, Convert]
     callables: Mapping[str, Callable[[], Any]]
     special: frozenset[str]
+    # Special columns whose value only becomes canonical UTC text (UtcDateTime columns):
+    # the text is both the returned value and the driver's parameter.
+    datetimes: frozenset[str]
+    # The other special columns.
+    converted: frozenset[str]
 
 
 def build_rows(info: ModelInfo, dialect: Dialect, items: Sequence[Any], now: datetime) -> Rows:
@@ -72,19 +77,27 @@ def _build(info: ModelInfo, plan: _Plan, items: Sequence[Any], now: datetime) ->
     wanted = sum(1 for item in items if type(item) is not dict or item.get("id") is None)
     fresh = iter(new_ids(info.id_prefix, wanted))
     rows = Rows([])
+    records, overrides = rows.records, rows.overrides
+    allowed, special, datetimes = plan.allowed, plan.special, plan.datetimes
     always = bool(plan.callables)
     for index, item in enumerate(items):
-        if not (type(item) is dict or isinstance(item, Mapping)) or not item.keys() <= plan.allowed:
+        if not (type(item) is dict or isinstance(item, Mapping)) or not item.keys() <= allowed:
             _reject(info, item)
         record = base.copy()
         record.update(item)
         if record["id"] is None:
             record["id"] = next(fresh)
-        if always or not plan.special.isdisjoint(item):
-            param = _fill_special(info, plan, item, record)
-            if param is not None:
-                rows.overrides[index] = param
-        rows.records.append(record)
+        if always or not special.isdisjoint(item):
+            if always or not plan.converted.isdisjoint(item):
+                param = _fill_special(info, plan, item, record)
+                if param is not None:
+                    overrides[index] = param
+            else:
+                # Only datetimes: canonical UTC text, in the item's order, like _fill_special.
+                for key, raw in item.items():
+                    if raw is not None and key in datetimes:
+                        record[key] = utc_iso_fast(raw)
+        records.append(record)
     return rows
 
 
@@ -153,31 +166,68 @@ def _make_plan(info: ModelInfo, dialect: Dialect) -> _Plan:
             callables[key] = partial(_constant, default)
         else:
             base[key] = default
+    special = frozenset({*processors, *info.json_converters, *callables})
+    datetimes = frozenset(
+        key
+        for key in special
+        if info.json_converters.get(key) is utc_iso
+        and key not in processors
+        and key not in info.parsers
+    )
     return _Plan(
         allowed=frozenset(info.columns),
         base=base,
         converters=info.json_converters,
         processors=processors,
         callables=callables,
-        special=frozenset({*processors, *info.json_converters, *callables}),
+        special=special,
+        datetimes=datetimes,
+        converted=special - datetimes,
     )
 
 
 def _fill_special(
     info: ModelInfo, plan: _Plan, item: Mapping[str, Any], record: Record
 ) -> Record | None:
-    values = {key: make() for key, make in plan.callables.items() if key not in item}
-    values.update((key, item[key]) for key in item if key in plan.special)
+    """Convert the values of special columns in ``record``; the driver's values if they differ.
+
+    Callable defaults come first, then the item's values in the item's order (so the first
+    invalid value raises). Datetimes take the short way: canonical UTC text, or ``None``.
+    """
     driver_values: Record = {}
-    for key, raw in values.items():
-        value = info.parse(key, raw)
-        convert = plan.converters.get(key)
-        record[key] = convert(value) if convert is not None and value is not None else value
-        process = plan.processors.get(key)
-        # Datetime text is valid driver input; other converted values are not.
-        if process is not None or (convert is not None and convert is not utc_iso):
-            driver_values[key] = process(value) if process is not None else value
+    for key, make in plan.callables.items():
+        if key not in item:
+            driver = _fill_value(info, plan, key, make(), record)
+            if driver is not _SAME:
+                driver_values[key] = driver
+    datetimes = plan.datetimes
+    special = plan.special
+    for key, raw in item.items():
+        if key in datetimes:
+            if raw is not None:
+                record[key] = utc_iso_fast(raw)
+        elif key in special:
+            driver = _fill_value(info, plan, key, raw, record)
+            if driver is not _SAME:
+                driver_values[key] = driver
     return {**record, **driver_values} if driver_values else None
+
+
+_SAME: Any = object()
+
+
+def _fill_value(info: ModelInfo, plan: _Plan, key: str, raw: Any, record: Record) -> Any:
+    """Set ``record[key]`` from ``raw``; the driver's value, or ``_SAME`` to send the record's."""
+    value = info.parse(key, raw)
+    convert = plan.converters.get(key)
+    record[key] = convert(value) if convert is not None and value is not None else value
+    process = plan.processors.get(key)
+    if process is not None:
+        return process(value)
+    # Datetime text is valid driver input; other converted values are not.
+    if convert is not None and convert is not utc_iso:
+        return value
+    return _SAME
 
 
 def _constant(value: Any) -> Any:

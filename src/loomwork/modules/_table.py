@@ -102,23 +102,44 @@ class ModelInfo:
     def to_json(
         self, keys: Sequence[str], rows: Iterable[Sequence[Any]], dialect: str
     ) -> list[dict[str, Any]]:
-        """JSON-ready dicts of rows selected through :meth:`read_expression`."""
-        as_text = dialect in _DATETIME_AS_TEXT
-        converters = [
-            (key, convert)
-            for key in keys
-            if (convert := self.json_converters.get(key)) is not None
-            and not (as_text and isinstance(self.columns[key].type, UtcDateTime))
-        ]
-        rows = list(rows)
+        """JSON-ready dicts of rows selected through :meth:`read_expression`.
+
+        ``rows`` (best a list, as ``Result.fetchall()`` gives) have one value per key.
+        """
+        converters = _row_converters(self, tuple(keys), dialect)
+        if type(rows) is not list:
+            rows = list(rows)
         with paused_gc(len(rows)):
-            records = [dict(zip(keys, row, strict=True)) for row in rows]
+            records = [dict(zip(keys, row, strict=False)) for row in rows]
         for record in records if converters else ():
             for key, convert in converters:
                 value = record[key]
                 if value is not None:
                     record[key] = convert(value)
         return records
+
+
+_CONVERTERS: dict[tuple[type[Model], tuple[str, ...], str], list[tuple[str, JsonConverter]]] = {}
+
+
+def _row_converters(
+    info: ModelInfo, keys: tuple[str, ...], dialect: str
+) -> list[tuple[str, JsonConverter]]:
+    """The fields of ``keys`` whose read value still needs a JSON converter, with it."""
+    cache_key = (info.model, keys, dialect)
+    converters = _CONVERTERS.get(cache_key)
+    if converters is None:
+        as_text = dialect in _DATETIME_AS_TEXT
+        converters = [
+            (key, convert)
+            for key in keys
+            if (convert := info.json_converters.get(key)) is not None
+            and not (as_text and isinstance(info.columns[key].type, UtcDateTime))
+        ]
+        if len(_CONVERTERS) >= 1024:
+            _CONVERTERS.clear()
+        _CONVERTERS[cache_key] = converters
+    return converters
 
 
 def model_info(model: type[Model]) -> ModelInfo:
