@@ -16,7 +16,6 @@ import logging
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -24,13 +23,12 @@ from typing import Any
 import httpx
 
 from .errors import BrandSystemError, BrandSystemNotFound
+from .read_ahead import PageKey, ReadAhead, trace_request
 from .records import BadRecord, SystemBrand, parse_record, plainly_valid, to_iso
 
 logger = logging.getLogger("brand_sync.client")
 
 Sleep = Callable[[float], Awaitable[None]]
-_request_sent: ContextVar[asyncio.Event | None] = ContextVar("request_sent", default=None)
-_BODY_SENT = frozenset({"http11.send_request_body.complete", "http2.send_request_body.complete"})
 _RETRY_STATUSES = frozenset({500, 502, 503, 504})
 
 
@@ -75,9 +73,6 @@ class BrandPage:
         return [SystemBrand.model_validate(item) for item in self.raw]
 
 
-PageKey = tuple[str | None, str | None, bool, int]
-
-
 @dataclass(slots=True)
 class ClientStats:
     """Counters a caller can read: requests sent and list records received."""
@@ -115,12 +110,13 @@ class BrandSystemClient:
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Sleep = asyncio.sleep,
         draw: Callable[[], float] = random.random,
+        read_ahead_pages: int = 2,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.page_size = page_size
         self.retry = retry or RetryPolicy()
         self.stats = ClientStats()
-        self._ahead: dict[PageKey, asyncio.Task[BrandPage]] = {}
+        self._ahead = ReadAhead(self._fetch_page, read_ahead_pages)
         self._sleep = sleep
         self._draw = draw
         self._http = httpx.AsyncClient(
@@ -141,7 +137,8 @@ class BrandSystemClient:
 
     async def aclose(self) -> None:
         """Close the connection pool (and drop a page read ahead but never asked for)."""
-        await self._drop_read_ahead()
+        pending = self._ahead.drop()
+        await asyncio.gather(*pending, return_exceptions=True)
         await self._http.aclose()
 
     # ------------------------------------------------------------------ reading
@@ -156,13 +153,16 @@ class BrandSystemClient:
     ) -> BrandPage:
         """One page of brands in ``(updated_at, id)`` order, validated record by record.
 
-        A page asked for with :meth:`read_ahead` is taken from that request.
+        A page read ahead (:meth:`read_ahead`, or held with :meth:`hold`) is taken from
+        there, and the read-ahead chain moves on past it.
         """
         key = _page_key(cursor, updated_since, include_deleted, limit or self.page_size)
-        ahead = self._ahead.pop(key, None)
-        if ahead is not None:
-            return await ahead
-        return await self._fetch_page(key)
+        ahead = self._ahead.take(key)
+        if ahead is None:
+            return await self._fetch_page(key)
+        page = await ahead
+        await self._ahead.settle()
+        return page
 
     async def read_ahead(
         self,
@@ -172,56 +172,28 @@ class BrandSystemClient:
         include_deleted: bool = True,
         limit: int | None = None,
     ) -> None:
-        """Start fetching a page; the :meth:`fetch_page` call with the same arguments gets it.
+        """Start reading pages ahead from this one; :meth:`fetch_page` calls take them.
 
-        Returns once the request is on the wire (or already answered), so the system
-        prepares the page while the caller writes the previous one, even if the caller
-        does not give the event loop back meanwhile. One page at most is kept ahead (an
-        older one is cancelled), so memory stays bounded.
+        Each page read ahead starts the next as soon as its cursor is known, up to
+        ``read_ahead_pages`` pages beyond the caller's, so memory stays bounded. Returns
+        once the request is on the wire, so the system prepares the page even while the
+        caller does not give the event loop back.
         """
         key = _page_key(cursor, updated_since, include_deleted, limit or self.page_size)
-        if key in self._ahead:
-            return
-        for stale in self._ahead.values():
-            _discard(stale)
-        sent = asyncio.Event()
-        task = asyncio.ensure_future(self._fetch_ahead(key, sent))
-        self._ahead = {key: task}
-        waiter = asyncio.ensure_future(sent.wait())
-        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
-        waiter.cancel()
+        await self._ahead.start(key)
 
-    async def _fetch_ahead(self, key: PageKey, sent: asyncio.Event) -> BrandPage:
-        _request_sent.set(sent)  # the task's own context: only its requests signal
-        try:
-            return await self._fetch_page(key)
-        finally:
-            sent.set()
-
-    async def peek_page(
+    def hold(
         self,
+        outcome: BrandPage | BrandSystemError,
         *,
         cursor: str | None = None,
         updated_since: datetime | None = None,
         include_deleted: bool = True,
         limit: int | None = None,
-    ) -> BrandPage:
-        """The page :meth:`fetch_page` would return, kept for that call (no second request).
-
-        It takes the place of any page read ahead, until :meth:`fetch_page` takes it or
-        :meth:`read_ahead` replaces it.
-        """
-        await self.read_ahead(
-            cursor=cursor, updated_since=updated_since, include_deleted=include_deleted, limit=limit
-        )
+    ) -> None:
+        """Keep a page fetched already (or its fetch's error) for the matching fetch_page."""
         key = _page_key(cursor, updated_since, include_deleted, limit or self.page_size)
-        return await self._ahead[key]
-
-    async def _drop_read_ahead(self) -> None:
-        pending, self._ahead = list(self._ahead.values()), {}
-        for task in pending:
-            _discard(task)
-        await asyncio.gather(*pending, return_exceptions=True)
+        self._ahead.hold(key, outcome)
 
     async def _fetch_page(self, key: PageKey) -> BrandPage:
         cursor, since, include_deleted, limit = key
@@ -255,24 +227,22 @@ class BrandSystemClient:
         updated_since: datetime | None = None,
         include_deleted: bool = True,
     ) -> AsyncIterator[BrandPage]:
-        """Stream every page from ``cursor`` (or ``updated_since``) on, one at a time.
+        """Stream every page from ``cursor`` (or ``updated_since``) on, reading ahead.
 
-        The next page is read ahead while the caller handles the current one.
+        ``updated_since`` bounds the first page; the cursors carry on from there.
         """
+        await self.read_ahead(
+            cursor=cursor, updated_since=updated_since, include_deleted=include_deleted
+        )
+        since = updated_since
         while True:
             page = await self.fetch_page(
-                cursor=cursor, updated_since=updated_since, include_deleted=include_deleted
+                cursor=cursor, updated_since=since, include_deleted=include_deleted
             )
-            if page.next_cursor is not None:
-                await self.read_ahead(
-                    cursor=page.next_cursor,
-                    updated_since=updated_since,
-                    include_deleted=include_deleted,
-                )
             yield page
             if page.next_cursor is None:
                 return
-            cursor = page.next_cursor
+            cursor, since = page.next_cursor, None
 
     async def retrieve_brands(self, *, updated_since: datetime | None = None) -> list[SystemBrand]:
         """Every valid brand (all pages in memory): for small systems and scripts only."""
@@ -346,7 +316,7 @@ class BrandSystemClient:
         self.stats.requests += 1
         try:
             response = await self._http.request(
-                method, path, params=params, json=body, extensions={"trace": _trace}
+                method, path, params=params, json=body, extensions={"trace": trace_request}
             )
         except httpx.TransportError as error:
             raise _Retry(f"{type(error).__name__}: {error}") from error
@@ -388,21 +358,6 @@ def split_valid(raw: list[Any]) -> tuple[list[dict[str, Any]], list[BadRecord]]:
         else:
             valid.append(item)
     return valid, bad
-
-
-async def _trace(event: str, _info: Mapping[str, Any]) -> None:
-    # httpcore's trace hook: tell a read-ahead waiting in read_ahead() its request is out.
-    if event in _BODY_SENT and (sent := _request_sent.get()) is not None:
-        sent.set()
-
-
-def _discard(task: asyncio.Task[BrandPage]) -> None:
-    # Retrieve a finished read's error, so that a failed page nobody asked for again is
-    # not reported as "never retrieved"; cancel one still running.
-    if not task.done():
-        task.cancel()
-    elif not task.cancelled():
-        task.exception()
 
 
 def _page_key(

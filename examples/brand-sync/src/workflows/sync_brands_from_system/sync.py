@@ -224,15 +224,19 @@ async def _run_pages(
     service = brand_service_of(container)
     settled = _SettledPages(service.engine, start.pass_id)
     lease = _LeaseKeeper(service.engine, holder, service.options.lock_seconds)
+    client = service.client
     cursor, page_no = start.cursor, start.page_no
+    await client.read_ahead(cursor=cursor, updated_since=_first_since(start, cursor))
     while True:
-        page = await _peek(service, cursor, start.updated_since if cursor is None else None)
-        if page is not None and await page_is_settled(service, page):
-            await _read_next(service, page)
+        since = _first_since(start, cursor)
+        page = await _fetch(service, cursor, since)
+        if isinstance(page, BrandPage) and await page_is_settled(service, page):
             settled.add(page_no, page)
             report.add_settled(page)
             cursor = page.next_cursor
         else:
+            # The page's stored run retrieves this very page (or meets the same error).
+            client.hold(page, cursor=cursor, updated_since=since)
             settled.record()
             result = await _run_page(container, start, report, page_no, cursor)
             report.add_page(result)
@@ -248,19 +252,18 @@ async def _run_pages(
         page_no += 1
 
 
-async def _peek(
+def _first_since(start: PassStart, cursor: str | None) -> datetime | None:
+    # Only a pass's first page starts from the watermark; cursors carry on from it.
+    return start.updated_since if cursor is None else None
+
+
+async def _fetch(
     service: BrandModuleService, cursor: str | None, since: datetime | None
-) -> BrandPage | None:
+) -> BrandPage | BrandSystemError:
     try:
-        return await service.client.peek_page(cursor=cursor, updated_since=since)
-    except BrandSystemError:
-        # The page's own run meets the same error and records the page as failed.
-        return None
-
-
-async def _read_next(service: BrandModuleService, page: BrandPage) -> None:
-    if page.next_cursor is not None:
-        await service.client.read_ahead(cursor=page.next_cursor)
+        return await service.client.fetch_page(cursor=cursor, updated_since=since)
+    except BrandSystemError as error:
+        return error
 
 
 async def _run_page(

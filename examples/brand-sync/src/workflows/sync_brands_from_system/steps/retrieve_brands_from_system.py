@@ -16,7 +16,7 @@ async def retrieve_brands_from_system(
     """The page at ``input["cursor"]`` (or from ``input["updated_since"]``), deleted included.
 
     The output is checkpointed, so a resumed run plans from the very page it fetched.
-    The next page is read ahead: the system prepares it while this page is written.
+    The sync reads pages ahead of its runs; such a page is taken from the client.
     """
     since = input.get("updated_since")
     client = brand_service(ctx).client
@@ -25,8 +25,6 @@ async def retrieve_brands_from_system(
         updated_since=datetime.fromisoformat(since) if since else None,
         include_deleted=True,
     )
-    if page.next_cursor is not None:
-        await client.read_ahead(cursor=page.next_cursor, include_deleted=True)
     # No compensation, so no compensation input: the page is checkpointed once.
     return StepResponse(
         {
