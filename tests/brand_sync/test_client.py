@@ -199,5 +199,48 @@ async def test_read_ahead_returns_with_its_request_already_sent(
     sent_before_returning = client.stats.requests
 
     assert sent_before_returning == 2
-    assert (await client.fetch_page(cursor=first.next_cursor)).cursor == first.next_cursor
-    assert client.stats.requests == 2
+    second = await client.fetch_page(cursor=first.next_cursor)
+    assert second.cursor == first.next_cursor
+    # Taking the page moved the chain on: the page after it is already asked for.
+    assert [params.get("cursor") for params in client.stats.list_params] == [
+        None,
+        first.next_cursor,
+        second.next_cursor,
+    ]
+
+
+async def test_pages_read_ahead_follow_the_cursors_two_deep(
+    client: Any, brand_system: RunningServer
+) -> None:
+    seed(brand_system, 55)  # 6 pages of 10
+
+    await client.read_ahead()
+    first = await client.fetch_page()
+    for _ in range(500):  # let the chain run while the caller holds page 1
+        if client.stats.requests >= 3:
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.1)  # time enough for a chain that did not stop to go on
+
+    asked = [params.get("cursor") for params in client.stats.list_params]
+    assert asked[:2] == [None, first.next_cursor]
+    assert len(asked) == 3  # page 1 taken, pages 2 and 3 read ahead, no further
+    pages = [first] + [page async for page in client.iter_pages(cursor=first.next_cursor)]
+    assert sum(len(page.raw) for page in pages) == 55
+    assert client.stats.requests == 6
+
+
+async def test_a_held_page_is_served_without_a_request(
+    client: Any, brand_system: RunningServer
+) -> None:
+    seed(brand_system, 5)
+    page = await client.fetch_page()
+
+    client.hold(page)
+    again = await client.fetch_page()
+    client.hold(brand.BrandSystemError("the system is down"), cursor="c1")
+
+    assert again is page
+    assert client.stats.requests == 1
+    with pytest.raises(brand.BrandSystemError, match="down"):
+        await client.fetch_page(cursor="c1")
