@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from .conftest import App, brand, pull
 from .helpers import rename_in_system, seed, system_brands
 
@@ -68,11 +70,14 @@ async def test_a_page_is_settled_only_when_every_record_is_seen_and_none_quarant
 
 
 async def test_an_empty_page_is_settled_and_a_page_with_bad_records_is_not(app: App) -> None:
-    empty = brand.BrandPage([], [], None, None)
-    spoiled = brand.BrandPage([], [brand.BadRecord("brd_1", "name", "too long", "{}")], None, None)
+    empty = brand.BrandPage([], None, None)
+    spoiled = brand.BrandPage([{"id": "brd_000000000001", "name": ""}], None, None)
+    not_records = brand.BrandPage([["brd_000000000001"]], None, None)
 
     assert await settled.page_is_settled(app.service, empty)
     assert not await settled.page_is_settled(app.service, spoiled)
+    assert not await settled.page_is_settled(app.service, not_records)
+    assert [bad.field for bad in spoiled.bad] == ["name"]
 
 
 def quarantine_row(raw: dict[str, Any]) -> dict[str, Any]:
@@ -87,3 +92,20 @@ def quarantine_row(raw: dict[str, Any]) -> dict[str, Any]:
         "first_seen_at": now,
         "last_seen_at": now,
     }
+
+
+async def test_a_settled_page_is_not_validated(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    seed(app.system, 5)
+    await pull.sync_brands_from_system(app.container)
+    validated: list[int] = []
+    real = brand.client.split_valid
+    monkeypatch.setattr(
+        brand.client, "split_valid", lambda raw: validated.append(len(raw)) or real(raw)
+    )
+
+    page = await app.service.client.fetch_page()
+
+    assert await settled.page_is_settled(app.service, page)
+    assert validated == []
+    assert len(page.raw) == 5  # validated on first use
+    assert validated == [5]

@@ -52,25 +52,49 @@ class RetryPolicy:
         return ceiling * draw
 
 
-@dataclass(frozen=True, slots=True)
 class BrandPage:
-    """One page of the system's brand list: valid records, rejects and the cursors.
+    """One page of the system's brand list: its records as listed, and the cursors.
 
-    ``raw`` holds the valid records as the system sent them (JSON-ready), so a caller
-    that stores the page need not serialise models again; :attr:`records` builds the
-    models from them on demand.
+    The records are validated on first use of :attr:`raw` or :attr:`bad`: a caller that
+    only compares ``listed`` with what it already holds (a re-sync of unchanged pages)
+    pays no validation. ``raw`` keeps the valid records as the system sent them
+    (JSON-ready), so a caller that stores the page need not serialise models again.
     """
 
-    raw: list[dict[str, Any]]
-    bad: list[BadRecord]
-    cursor: str | None
-    next_cursor: str | None
-    max_updated_at: str | None = None
+    __slots__ = ("_split", "cursor", "listed", "max_updated_at", "next_cursor")
+
+    def __init__(
+        self,
+        listed: list[Any],
+        cursor: str | None,
+        next_cursor: str | None,
+        max_updated_at: str | None = None,
+    ) -> None:
+        self.listed = listed
+        self.cursor = cursor
+        self.next_cursor = next_cursor
+        self.max_updated_at = max_updated_at
+        self._split: tuple[list[dict[str, Any]], list[BadRecord]] | None = None
+
+    @property
+    def raw(self) -> list[dict[str, Any]]:
+        """The valid records, as listed."""
+        return self._validated()[0]
+
+    @property
+    def bad(self) -> list[BadRecord]:
+        """The records that break the contract, each named by id, field and reason."""
+        return self._validated()[1]
 
     @property
     def records(self) -> list[SystemBrand]:
         """The valid records as models, in page order (built on each call)."""
         return [SystemBrand.model_validate(item) for item in self.raw]
+
+    def _validated(self) -> tuple[list[dict[str, Any]], list[BadRecord]]:
+        if self._split is None:
+            self._split = split_valid(self.listed)
+        return self._split
 
 
 @dataclass(slots=True)
@@ -210,11 +234,9 @@ class BrandSystemClient:
         if not isinstance(raw, list):
             raise BrandSystemError("GET /brands answered without a 'brands' list")
         self.stats.records_fetched += len(raw)
-        valid, bad = split_valid(raw)
         following = body.get("next_cursor")
         return BrandPage(
-            valid,
-            bad,
+            raw,
             cursor,
             following if isinstance(following, str) else None,
             _newest_stamp(raw),

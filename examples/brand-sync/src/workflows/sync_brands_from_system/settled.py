@@ -1,10 +1,11 @@
 """Pages the store already holds: found before any stored run is started for them.
 
-On a re-sync most pages hold nothing new. A page whose records the store has all seen
-(rule 2 of :mod:`.plan`: the linked row holds that very system version), with no bad
-records and no quarantine rows to release, would plan to nothing; the sync counts it
-unchanged without running (and storing) the page's workflow. A page this check is not
-sure of goes to the workflow, which decides record by record.
+On a re-sync most pages hold nothing new. A page whose every record the store holds at
+that very system version (rule 2 of :mod:`.plan`), with no quarantine rows to release,
+would plan to nothing; the sync counts it unchanged without running (and storing) the
+page's workflow, and without validating its records: a version the store holds was
+valid when it was applied, and the system never changes a version in place. A page
+this check is not sure of goes to the workflow, which decides record by record.
 """
 
 from __future__ import annotations
@@ -17,34 +18,51 @@ from ...modules.brand.quarantine import holds_any, quarantine_key
 from .plan import utc_key
 
 
+class SettledCheck:
+    """Tells settled pages apart; :meth:`refresh` after anything may have quarantined."""
+
+    def __init__(self, service: BrandModuleService) -> None:
+        self._service = service
+        self._quarantine_empty = False
+
+    async def refresh(self) -> None:
+        """Look again whether the sync holds any quarantined record."""
+        self._quarantine_empty = not await holds_any(self._service, SYNC_SOURCE)
+
+    async def __call__(self, page: BrandPage) -> bool:
+        """True when ``page`` would change nothing in the store; reads only."""
+        versions = _versions(page.listed)
+        if versions is None:
+            return False
+        if not versions:
+            return True
+        held = await self._service.versions_of(list(versions))
+        if any(held.get(system_id) != stamp for system_id, stamp in versions.items()):
+            return False
+        return self._quarantine_empty or not await self._any_quarantined(list(versions))
+
+    async def _any_quarantined(self, ids: list[str]) -> bool:
+        keys = [quarantine_key(SYNC_SOURCE, record_id) for record_id in ids]
+        found = await self._service.list_quarantined_records({"key": keys}, select=["id"], take=1)
+        return bool(found)
+
+
 async def page_is_settled(service: BrandModuleService, page: BrandPage) -> bool:
-    """True when ``page`` would change nothing in the store; reads only."""
-    if page.bad:
-        return False
-    if not page.raw:
-        return True
-    versions = _versions(page.raw)
-    if versions is None:
-        return False
-    held = await service.versions_of(list(versions))
-    if any(held.get(system_id) != stamp for system_id, stamp in versions.items()):
-        return False
-    return not await _any_quarantined(service, list(versions))
+    """One-off :class:`SettledCheck` of ``page``."""
+    check = SettledCheck(service)
+    await check.refresh()
+    return await check(page)
 
 
-def _versions(raw: Sequence[dict[str, Any]]) -> dict[str, str] | None:
-    # The store keeps the system's stamp as fixed-width UTC text with "+00:00".
+def _versions(listed: Sequence[Any]) -> dict[str, str] | None:
+    # The store keeps the system's stamp as fixed-width UTC text with "+00:00". Anything
+    # unusual (not a record, an id that is not text, a repeated id) is the plan's to judge.
     versions: dict[str, str] = {}
-    for record in raw:
-        stamp = utc_key(record["updated_at"])
-        if stamp is None or record["id"] in versions:
+    for record in listed:
+        if type(record) is not dict:
             return None
-        versions[record["id"]] = stamp + "+00:00"
+        system_id, stamp = record.get("id"), utc_key(record.get("updated_at"))
+        if type(system_id) is not str or stamp is None or system_id in versions:
+            return None
+        versions[system_id] = stamp + "+00:00"
     return versions
-
-
-async def _any_quarantined(service: BrandModuleService, ids: list[str]) -> bool:
-    if not await holds_any(service, SYNC_SOURCE):
-        return False
-    keys = [quarantine_key(SYNC_SOURCE, record_id) for record_id in ids]
-    return bool(await service.list_quarantined_records({"key": keys}, select=["id"], take=1))

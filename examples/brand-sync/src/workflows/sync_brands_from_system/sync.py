@@ -50,7 +50,7 @@ from ...modules.brand.sync_state import (
     renew_lock,
 )
 from .plan import StoreBrand, plan_sync
-from .settled import page_is_settled
+from .settled import SettledCheck
 from .steps.load_store_brands import find_store_rows, record_keys
 from .workflow import sync_brands_from_system_workflow
 
@@ -92,7 +92,7 @@ class SyncReport:
         """Count a page found settled (every record unchanged) without a workflow run."""
         self.pages += 1
         self.settled_pages += 1
-        self.unchanged += len(page.raw)
+        self.unchanged += len(page.listed)
 
     @property
     def records(self) -> int:
@@ -227,10 +227,12 @@ async def _run_pages(
     client = service.client
     cursor, page_no = start.cursor, start.page_no
     await client.read_ahead(cursor=cursor, updated_since=_first_since(start, cursor))
+    is_settled = SettledCheck(service)
+    await is_settled.refresh()
     while True:
         since = _first_since(start, cursor)
         page = await _fetch(service, cursor, since)
-        if isinstance(page, BrandPage) and await page_is_settled(service, page):
+        if isinstance(page, BrandPage) and await is_settled(page):
             settled.add(page_no, page)
             report.add_settled(page)
             cursor = page.next_cursor
@@ -239,6 +241,7 @@ async def _run_pages(
             client.hold(page, cursor=cursor, updated_since=since)
             settled.record()
             result = await _run_page(container, start, report, page_no, cursor)
+            await is_settled.refresh()
             report.add_page(result)
             cursor = result["next_cursor"]
         for hook in hooks:
