@@ -36,8 +36,7 @@ class SettledCheck:
             return False
         if not versions:
             return True
-        held = await self._service.versions_of(list(versions))
-        if any(held.get(system_id) != stamp for system_id, stamp in versions.items()):
+        if await self._service.count_held_versions(versions) != len(versions):
             return False
         return self._quarantine_empty or not await self._any_quarantined(list(versions))
 
