@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 
 from loomwork.modules import EventSink, ModuleService
@@ -60,7 +60,7 @@ def _count_held(conn: sa.Connection, versions: Mapping[str, str]) -> int:
     sql = _SQLITE_COUNT_HELD if conn.dialect.name == "sqlite" else _COUNT_HELD
     cursor = conn.connection.cursor()
     try:
-        cursor.execute(sql, (json.dumps(versions),))
+        cursor.execute(sql, (orjson.dumps(versions).decode(),))
         (count,) = cursor.fetchone() or (0,)
         return int(count)
     finally:
