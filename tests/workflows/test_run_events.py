@@ -9,7 +9,9 @@ import pytest
 from wf_helpers import unique
 
 from loomwork.container import Container
-from loomwork.events import Event, LocalEventBus, Subscriber
+from loomwork.db import create_engine
+from loomwork.errors import LoomworkError
+from loomwork.events import Event, LocalEventBus, Subscriber, dump_event
 from loomwork.workflows import (
     MemoryStore,
     RunState,
@@ -19,6 +21,9 @@ from loomwork.workflows import (
     create_step,
     create_workflow,
 )
+from loomwork.workflows._codec import decode
+from loomwork.workflows._events import outbox_events
+from loomwork.workflows.stores.sqlalchemy import SqlAlchemyStore
 
 
 class Received:
@@ -160,3 +165,45 @@ async def test_durable_run_events_survive_a_failed_publish_in_the_outbox() -> No
     assert received.names() == ["brand.created"]
     await bus.stop()
     await engine.close()
+
+
+async def test_the_outbox_of_a_stored_run_names_the_steps_holding_its_events(
+    tmp_path: Any,
+) -> None:
+    bus = FlakyBus()
+    received = Received()
+    bus.subscribe(Subscriber(received, "*", subscriber_id=unique("outbox-sql")))
+    await bus.start()
+    store = SqlAlchemyStore(create_engine(f"sqlite:///{tmp_path / 'runs.sqlite'}"))
+    engine = WorkflowEngine(store, container=Container({"event_bus": bus}))
+    first, second = emitting("one", "brand.created"), emitting("two", "brand.updated")
+    name = unique("outboxed-sql")
+
+    @create_workflow(name, store=True)
+    def workflow(input: Any) -> WorkflowResponse:
+        return WorkflowResponse([first(input), second(input)])
+
+    await engine.run(workflow, transaction_id="o1")
+    (pending,) = await store.list_outbox(10)
+    bus.up = True
+    published = await engine.publish_outbox()
+
+    # The events were written once, with their steps; the outbox only points at them.
+    assert decode(pending.outbox_json) == {"steps": [first.name, second.name]}
+    assert published == 1
+    await bus.drain()
+    assert received.names() == ["brand.created", "brand.updated"]
+    assert await store.list_outbox(10) == []
+    await bus.stop()
+    await engine.close()
+    await store.close()
+
+
+def test_an_outbox_entry_holding_the_events_themselves_still_reads() -> None:
+    entry = [dump_event(Event("brand.created", {"id": "b1"}))]
+
+    (event,) = outbox_events(entry, {})
+
+    assert (event.name, event.data) == ("brand.created", {"id": "b1"})
+    with pytest.raises(LoomworkError, match="step 'gone'"):
+        outbox_events({"steps": ["gone"]}, {})

@@ -19,18 +19,19 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ulid import ULID
 
 from loomwork.container import Container
 from loomwork.errors import ConflictError, NotFoundError, WorkflowAlreadyRunningError
+from loomwork.events import Event
 from loomwork.workflows._codec import decode, encode
 from loomwork.workflows._definition import WorkflowDefinition, get_workflow
-from loomwork.workflows._events import load_events, publish
+from loomwork.workflows._events import outbox_events, publish
 from loomwork.workflows._execution import Execution, Outcome
-from loomwork.workflows._records import RunRecord, RunState, StepState
+from loomwork.workflows._records import RunRecord, RunState, StepRecord, StepState
 from loomwork.workflows._result import TransactionInfo, WorkflowRun
 from loomwork.workflows._resume import restore
 from loomwork.workflows._runbook import RunBook
@@ -333,11 +334,19 @@ class WorkflowEngine:
         """
         published = 0
         for record in await self.store.list_outbox(limit):
-            if await publish(self.container, load_events(decode(record.outbox_json))):
+            if await publish(self.container, await self._outbox_events(record)):
                 record.outbox_json = None
                 await self.store.save_run(record)
                 published += 1
         return published
+
+    async def _outbox_events(self, record: RunRecord) -> list[Event]:
+        outbox = decode(record.outbox_json)
+        steps: Mapping[str, StepRecord] = {}
+        if isinstance(outbox, dict):  # the events are in the step checkpoints
+            loaded = await self.store.load_run(record.workflow, record.transaction_id)
+            steps = loaded.steps if loaded is not None else {}
+        return outbox_events(outbox, steps)
 
     async def clean_expired(self) -> int:
         """Delete finished runs past their retention time; returns how many."""

@@ -9,10 +9,12 @@ hands its events to that step instead of publishing them.
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from loomwork.errors import LoomworkError
 from loomwork.events import Event, EventBus, dump_event, load_event
 
 if TYPE_CHECKING:
@@ -54,6 +56,24 @@ def dump_events(events: Sequence[Event]) -> list[dict[str, Any]]:
 def load_events(data: Any) -> list[Event]:
     """Events from :func:`dump_events` output (``None`` means none)."""
     return [load_event(item) for item in data or ()]
+
+
+def outbox_events(outbox: Any, steps: Mapping[str, Any]) -> list[Event]:
+    """The events an outbox entry stands for.
+
+    An entry is either the events themselves (a list, as older runs wrote them) or
+    ``{"steps": [key, ...]}``: the events in those steps' checkpoints, in that order.
+    ``steps`` maps step keys to their records (with ``events_json``).
+    """
+    if not isinstance(outbox, dict):
+        return load_events(outbox)
+    events: list[Event] = []
+    for key in outbox["steps"]:
+        record = steps.get(key)
+        if record is None or record.events_json is None:
+            raise LoomworkError(f"the outbox names step {key!r}, whose checkpoint holds no events")
+        events.extend(load_events(json.loads(record.events_json)))
+    return events
 
 
 async def publish(container: Container, events: list[Event]) -> bool:

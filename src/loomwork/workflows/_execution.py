@@ -466,20 +466,20 @@ class Execution:
             return []
         return events
 
-    def checkpointed_events_json(self) -> str:
-        """The run's events as one JSON array, for the outbox.
+    def outbox_json(self) -> str:
+        """The outbox entry of the run's events: which step checkpoints hold them, in order.
 
-        Joined from the step checkpoints' arrays: each step's events are encoded once.
+        The events themselves stay in those checkpoints (each step's are encoded and
+        written once); :func:`outbox_events` reads them back from there.
         """
-        parts = [
-            text[1:-1]
+        keys = [
+            node.key
             for stage in self.definition.stages
             for node in stage
             if (record := self.steps.get(node.key)) is not None
-            and (text := record.events_json) is not None
-            and text != "[]"
+            and record.events_json not in (None, "[]")
         ]
-        return f"[{','.join(parts)}]"
+        return encode({"steps": keys}, self.definition.name, "<outbox>", "outbox")
 
     def outcome(self) -> WorkflowRun:
         """The public view of the run as it stands."""

@@ -82,9 +82,10 @@ class RunRecord:
     interval, and ``None`` while it waits for an outside signal (``set_step_success``) or
     has finished.
 
-    ``outbox_json`` holds the events of a run that succeeded until they are published: it
-    is written together with the ``done`` state and cleared after publishing, so a crash
-    in between loses nothing.
+    ``outbox_json`` marks the events of a run that succeeded as not yet published: it
+    names the steps whose ``events_json`` hold them (``{"steps": [...]}``; a list is the
+    events themselves). It is written together with the ``done`` state and cleared after
+    publishing, so a crash in between loses nothing.
     """
 
     workflow: str

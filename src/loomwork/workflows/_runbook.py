@@ -100,7 +100,7 @@ class RunBook:
         record.expires_at = now + (self.retention_time if retention is None else retention)
         record.owner = record.lease_until = record.wake_at = None
         if events:
-            record.outbox_json = execution.checkpointed_events_json()
+            record.outbox_json = execution.outbox_json()
         await self.store.save_run(record, steps=execution.take_unsaved())
         if events and await publish(execution.container, events):
             record.outbox_json = None
