@@ -3,10 +3,13 @@
 :func:`sync_brands_from_system` is what the scheduled job calls: it takes the sync's
 lock (a second run meanwhile is refused with :class:`SyncAlreadyRunningError`), decides
 where to start (the unfinished pass, what changed since the watermark, or everything on
-a full reconciliation), then runs ``sync-brands-from-system`` once per page with a
-transaction id made of the run and the page. Only one page is in memory at a time. A
-page that fails is compensated by its own run and the error is raised; the pages before
-it stay committed and the next run continues after them.
+a full reconciliation), then reads the pages in order, two read ahead. A page the store
+already holds entirely (:mod:`.settled`) is counted unchanged without a stored run, and
+such pages are recorded as done together about once a second; every other page runs
+``sync-brands-from-system`` with a transaction id made of the run and the page. At most
+three pages are in memory at a time. A page that fails is compensated by its own run and
+the error is raised; the pages before it stay committed and the next run continues
+after them.
 
 :func:`dry_run_brand_sync` reads the same pages and plans them without writing anything.
 """
