@@ -57,10 +57,16 @@ _COUNT_HELD = (
 
 
 def _count_held(conn: sa.Connection, versions: Mapping[str, str]) -> int:
-    sql = _SQLITE_COUNT_HELD if conn.dialect.name == "sqlite" else _COUNT_HELD
+    params = (orjson.dumps(versions).decode(),)
     cursor = conn.connection.cursor()
     try:
-        cursor.execute(sql, (orjson.dumps(versions).decode(),))
+        if conn.dialect.name == "sqlite":
+            cursor.execute(_SQLITE_COUNT_HELD, params)
+        else:
+            # Never a server-side prepared statement: its generic plan, made while the
+            # table was small (a first sync), would scan the whole table ever after.
+            psycopg_cursor: Any = cursor  # ``prepare`` is psycopg's own keyword
+            psycopg_cursor.execute(_COUNT_HELD, params, prepare=False)
         (count,) = cursor.fetchone() or (0,)
         return int(count)
     finally:
