@@ -210,3 +210,38 @@ async def test_a_restarted_bus_delivers_what_stop_cut_short(make_bus: BusFactory
     await bus.drain()
 
     assert calls == [event.id, event.id]
+
+
+async def test_a_subscriber_where_keeps_the_events_it_refuses_from_its_handler(
+    make_bus: BusFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    mine, everything = Recorder(), Recorder()
+
+    def made_here(event: Event) -> bool:
+        if event.metadata.get("source") == "broken":
+            raise ValueError("cannot judge")
+        return event.metadata.get("source") != "sync"
+
+    bus = make_bus()
+    bus.subscribe(Subscriber(mine, "brand.created", subscriber_id="mine", where=made_here))
+    bus.subscribe(Subscriber(everything, "brand.created", subscriber_id="everything"))
+    await bus.start()
+    events = [
+        Event("brand.created", {"n": 1}, metadata={"source": "admin"}),
+        Event("brand.created", {"n": 2}, metadata={"source": "sync"}),
+        Event("brand.created", {"n": 3}, metadata={"source": "broken"}),
+    ]
+
+    with caplog.at_level(logging.ERROR, logger="loomwork.events"):
+        await bus.publish(events)
+        await bus.drain()
+
+    assert mine.ids == [events[0].id, events[2].id]  # a where() that raises delivers
+    assert everything.ids == [event.id for event in events]
+    assert any("where() failed" in record.getMessage() for record in caplog.records)
+    assert await bus.dead_letters() == []
+
+
+def test_where_must_be_callable() -> None:
+    with pytest.raises(DefinitionError, match="where must be callable"):
+        Subscriber(Recorder(), "brand.created", subscriber_id="bad", where=True)  # type: ignore[arg-type]

@@ -117,6 +117,10 @@ def test_a_dotted_package_name_loads_its_modules(
             "field 'subscriber_id'",
         ),
         ("config = {'event': 'a'}\nasync def handler(event): pass\n", "accept \\(event, container"),
+        (
+            "config = {'event': 'a', 'where': 'yes'}\nasync def handler(e, c): pass\n",
+            "field 'where' must be a function",
+        ),
         ("import not_a_module_anywhere\n", "importing it failed"),
     ],
 )
@@ -143,3 +147,18 @@ def test_two_files_claiming_one_subscriber_id_are_rejected(tmp_path: Path) -> No
 def test_a_path_that_is_neither_folder_nor_package_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(DefinitionError, match="neither a folder nor a package"):
         load_subscribers(tmp_path / "missing")
+
+
+def test_a_config_where_reaches_the_subscriber(tmp_path: Path) -> None:
+    source = """
+        config = {"event": "a.b", "where": lambda event: event.data.get("keep", False)}
+
+        async def handler(event, container):
+            pass
+    """
+    folder = write(tmp_path / "subscribers", {"picky.py": source})
+
+    (picky,) = load_subscribers(folder)
+
+    assert picky.wants(Event("a.b", {"keep": True}))
+    assert not picky.wants(Event("a.b", {}))

@@ -10,8 +10,9 @@ Each file defines a function named ``handler`` and a ``config`` dict::
         ...
 
 ``config`` may also hold ``"subscriber_id"`` (default: ``<folder>.<file stem>``, or the
-module name when loading a package) and ``"max_attempts"``. Files whose name starts with
-``_`` are skipped.
+module name when loading a package), ``"max_attempts"``, and ``"where"``: a quick
+``(event) -> bool`` test; events it refuses are not delivered to the handler at all.
+Files whose name starts with ``_`` are skipped.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any
 from loomwork.errors import DefinitionError
 from loomwork.events._subscriber import Subscriber
 
-_FIELDS = ("event", "subscriber_id", "max_attempts")
+_FIELDS = ("event", "subscriber_id", "max_attempts", "where")
 
 
 def load_subscribers(source: str | os.PathLike[str]) -> list[Subscriber]:
@@ -114,6 +115,7 @@ def _subscriber_from(module: ModuleType, where: str, default_id: str) -> Subscri
             options["event"],
             subscriber_id=options.get("subscriber_id", default_id),
             max_attempts=options.get("max_attempts"),
+            where=options.get("where"),
         )
     except DefinitionError as error:
         raise DefinitionError(f"{where}: {error}") from error
@@ -143,6 +145,11 @@ def _check_config(config: dict[Any, Any], where: str) -> dict[str, Any]:
         raise DefinitionError(
             f"{where}: config field 'subscriber_id' must be a non-empty string, "
             f"got {subscriber_id!r}"
+        )
+    if "where" in config and not callable(config["where"]):
+        raise DefinitionError(
+            f"{where}: config field 'where' must be a function of the event returning a "
+            f"bool, got {config['where']!r}"
         )
     attempts = config.get("max_attempts", 1)
     if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:

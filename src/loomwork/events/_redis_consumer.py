@@ -226,7 +226,7 @@ class StreamConsumer:
     ) -> bool:
         """Deliver one entry; True when it should be acknowledged with the batch."""
         event = self._decode(entry_id, fields)
-        if event is None:
+        if event is None or not self.subscriber.wants(event):
             return True
         retry = self.subscriber.retry
         if attempt_no > retry.max_attempts:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,6 +20,11 @@ The second argument is the container given to the bus (``None`` when it has none
 """
 
 ALL_EVENTS = "*"
+
+logger = logging.getLogger("loomwork.events")
+
+Where = Callable[[Event], bool]
+"""A subscriber's cheap, synchronous test of each event it would receive."""
 
 
 def seconds(value: timedelta | float) -> float:
@@ -101,9 +107,15 @@ class Subscriber:
     dead-letter record, so it must not change between deployments; it defaults to the
     handler's ``module.qualname``. ``max_attempts`` is a shortcut for
     ``RetryPolicy(max_attempts=...)``.
+
+    ``where`` narrows the events by content: an event it answers ``False`` for is never
+    handed to the handler (nor retried, nor dead-lettered). The local bus applies it as
+    events are published, so events a subscriber would only ignore cost no delivery;
+    the Redis bus applies it before the handler. It must be quick and side-effect free;
+    if it raises, the event is delivered.
     """
 
-    __slots__ = ("events", "handler", "id", "is_async", "retry", "wildcard")
+    __slots__ = ("events", "handler", "id", "is_async", "retry", "where", "wildcard")
 
     def __init__(
         self,
@@ -113,6 +125,7 @@ class Subscriber:
         subscriber_id: str | None = None,
         retry: RetryPolicy | None = None,
         max_attempts: int | None = None,
+        where: Where | None = None,
     ) -> None:
         self.id = default_subscriber_id(handler) if subscriber_id is None else subscriber_id
         if not isinstance(self.id, str) or not self.id.strip():
@@ -128,10 +141,25 @@ class Subscriber:
             )
         self.retry = policy
         self.is_async = _is_async(handler)
+        if where is not None and not callable(where):
+            raise DefinitionError(f"subscriber {self.id!r}: where must be callable, got {where!r}")
+        self.where = where
 
     def matches(self, name: str) -> bool:
         """Whether events called ``name`` are delivered to this subscriber."""
         return self.wildcard or name in self.events
+
+    def wants(self, event: Event) -> bool:
+        """Whether ``event`` (already matched by name) passes this subscriber's ``where``."""
+        if self.where is None:
+            return True
+        try:
+            return bool(self.where(event))
+        except Exception:
+            logger.exception(
+                "subscriber %s: where() failed on event %s; delivering", self.id, event.id
+            )
+            return True
 
     async def invoke(self, event: Event, container: Any) -> None:
         """Run the handler once; sync handlers run in a worker thread."""

@@ -114,8 +114,9 @@ class LocalEventBus(EventBus):
     async def publish(self, events: Sequence[Event]) -> None:
         for event in events:
             for worker in self._route(event.name):
-                self._pending += 1
-                worker.push(event, 1)
+                if worker.subscriber.wants(event):
+                    self._pending += 1
+                    worker.push(event, 1)
         if self._pending:
             self._idle.clear()
 

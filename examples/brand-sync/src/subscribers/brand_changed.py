@@ -1,7 +1,8 @@
 """Subscriber: push store-side brand changes to the brand system.
 
 Events caused by the sync itself (``metadata["source"] == "sync:system"``: the pull's
-writes and the push's own write-backs) are ignored, so nothing bounces back.
+writes and the push's own write-backs) are refused by the subscriber's ``where``, so
+nothing bounces back and a large pull costs no deliveries.
 """
 
 from __future__ import annotations
@@ -16,15 +17,21 @@ from ..workflows.push_brand_to_system import push_brand_to_system_workflow
 
 logger = logging.getLogger("brand_sync.push")
 
+def made_in_the_store(event: Event) -> bool:
+    """The subscriber's ``where``: changes the sync itself made are not even delivered."""
+    return not caused_by_sync(event.metadata)
+
+
 config = {
     "event": ["brand.created", "brand.updated", "brand.deleted"],
     "subscriber_id": "brand-push-to-system",
+    "where": made_in_the_store,
 }
 
 
 async def handler(event: Event, container: Any) -> None:
     """Run ``push-brand-to-system`` for the brand, once per event id."""
-    if caused_by_sync(event.metadata):
+    if not made_in_the_store(event):  # called directly, not through a bus
         return
     run = await push_brand_to_system_workflow(container).run(
         input={"id": event.data["id"]}, transaction_id=f"push:{event.id}"
