@@ -299,12 +299,25 @@ def dlt_child(base_url: str, db_url: str, work_dir: str) -> None:
 # ---------------------------------------------------------------- orchestration
 
 
+SERVER_CPU, CASE_CPU = 0, 1
+"""The reference system runs on one core and every case on the other: the two cores of
+the benchmark machine differ by up to 40% in speed for the same process, so cases that
+landed on different cores would not compare."""
+
+
+def pin(pid: int, cpu: int) -> None:
+    """Keep process ``pid`` on ``cpu`` (where the machine has that many cores)."""
+    if hasattr(os, "sched_setaffinity") and cpu < (os.cpu_count() or 1):
+        os.sched_setaffinity(pid, {cpu})
+
+
 @contextmanager
 def brand_system(count: int) -> Iterator[str]:
     """The reference brand system in its own process, seeded with ``count`` brands."""
     command = [sys.executable, "-m", "reference_brand_system", "--port", "0"]
     command += ["--api-key", API_KEY, "--seed", str(count), "--log-level", "warning"]
     server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    pin(server.pid, SERVER_CPU)
     try:
         assert server.stdout is not None
         line = server.stdout.readline()
@@ -325,6 +338,7 @@ def run_child(python: str, *args: str, timeout: float = CHILD_TIMEOUT) -> dict[s
     child = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
     )
+    pin(child.pid, CASE_CPU)
     meter = CpuMeter()
     try:
         out, err = child.communicate(timeout=timeout)
@@ -465,8 +479,9 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any], argv: list[str]) 
         "",
         f"Measured {meta['date']} at commit `{meta['git_commit']}` on {meta['cpus']} x "
         f"{meta['cpu']} (load average at the start {meta['loadavg']}), Python "
-        f"{meta['python']}. Pages of {PAGE_SIZE}; each case is a fresh process; brands/s "
-        "counts the sync call only (process start-up and imports excluded).",
+        f"{meta['python']}. Pages of {PAGE_SIZE}; each case is a fresh process pinned to "
+        f"CPU {CASE_CPU} (the reference system to CPU {SERVER_CPU}); brands/s counts the "
+        "sync call only (process start-up and imports excluded).",
         "",
         "| N | backend | case | brands/s | seconds | CPU s | peak RSS MB | brand rows written"
         " | other rows written | other cores busy |",
