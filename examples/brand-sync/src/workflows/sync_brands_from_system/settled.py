@@ -31,11 +31,16 @@ class SettledCheck:
 
     async def __call__(self, page: BrandPage) -> bool:
         """True when ``page`` would change nothing in the store; reads only."""
+        if not page.listed:
+            return True
+        # The newest record first: on a first sync, or wherever the system changed
+        # lately, it alone tells the page is not settled, for a one-row lookup.
+        newest = _versions(page.listed[-1:])
+        if newest is None or await self._service.count_held_versions(newest) != 1:
+            return False
         versions = _versions(page.listed)
         if versions is None:
             return False
-        if not versions:
-            return True
         if await self._service.count_held_versions(versions) != len(versions):
             return False
         return self._quarantine_empty or not await self._any_quarantined(list(versions))
