@@ -125,7 +125,16 @@ def timed(work: Callable[[], Any]) -> float:
 
 
 def raw_insert(engine: sa.Engine, rows: list[tuple[Any, ...]]) -> None:
-    sql = f"INSERT INTO bench_brand ({', '.join(COLUMNS)}) VALUES ({placeholders(engine, 6)})"
+    raw_insert_into(engine, "bench_brand", list(COLUMNS), rows)
+
+
+def raw_insert_into(
+    engine: sa.Engine, table: str, columns: list[str], rows: list[tuple[Any, ...]]
+) -> None:
+    """``executemany`` of one INSERT straight on the driver, then commit."""
+    sql = (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders(engine, len(columns))})"
+    )
     dbapi = engine.raw_connection()
     try:
         cursor = dbapi.cursor()
@@ -137,13 +146,27 @@ def raw_insert(engine: sa.Engine, rows: list[tuple[Any, ...]]) -> None:
 
 
 def raw_select(engine: sa.Engine, ids: list[str]) -> int:
+    return raw_select_in(engine, "bench_brand", list(COLUMNS), "id", ids)
+
+
+def raw_select_in(
+    engine: sa.Engine,
+    table: str,
+    columns: list[str],
+    key: str,
+    values: list[str],
+    *,
+    order: str = "",
+) -> int:
+    """Rows of ``table`` whose ``key`` is one of ``values``, straight on the driver."""
+    names = ", ".join(columns)
     if engine.name == "sqlite":
-        marks = placeholders(engine, len(ids))
-        sql = f"SELECT {', '.join(COLUMNS)} FROM bench_brand WHERE id IN ({marks})"
-        params: Any = ids
+        marks = placeholders(engine, len(values))
+        sql = f"SELECT {names} FROM {table} WHERE {key} IN ({marks}){order}"
+        params: Any = values
     else:
-        sql = f"SELECT {', '.join(COLUMNS)} FROM bench_brand WHERE id = ANY(%s)"
-        params = (ids,)
+        sql = f"SELECT {names} FROM {table} WHERE {key} = ANY(%s){order}"
+        params = (values,)
     dbapi = engine.raw_connection()
     try:
         cursor = dbapi.cursor()
@@ -259,40 +282,15 @@ def raw_synced_rows(items: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
 
 
 def raw_synced_insert(engine: sa.Engine, rows: list[tuple[Any, ...]]) -> None:
-    names = [*SYNCED_COLUMNS, "created_at", "updated_at"]
-    sql = (
-        f"INSERT INTO bench_synced_brand ({', '.join(names)}) "
-        f"VALUES ({placeholders(engine, len(names))})"
+    raw_insert_into(
+        engine, "bench_synced_brand", [*SYNCED_COLUMNS, "created_at", "updated_at"], rows
     )
-    dbapi = engine.raw_connection()
-    try:
-        cursor = dbapi.cursor()
-        cursor.executemany(sql, rows)
-        cursor.close()
-        dbapi.commit()
-    finally:
-        dbapi.close()
 
 
 def raw_synced_select(engine: sa.Engine, columns: list[str], external_ids: list[str]) -> int:
-    names = ", ".join(columns)
-    if engine.name == "sqlite":
-        marks = placeholders(engine, len(external_ids))
-        sql = f"SELECT {names} FROM bench_synced_brand WHERE external_id IN ({marks}) ORDER BY id"
-        params: Any = external_ids
-    else:
-        sql = f"SELECT {names} FROM bench_synced_brand WHERE external_id = ANY(%s) ORDER BY id"
-        params = (external_ids,)
-    dbapi = engine.raw_connection()
-    try:
-        cursor = dbapi.cursor()
-        cursor.execute(sql, params)
-        found = len(cursor.fetchall())
-        cursor.close()
-        dbapi.commit()
-    finally:
-        dbapi.close()
-    return found
+    return raw_select_in(
+        engine, "bench_synced_brand", columns, "external_id", external_ids, order=" ORDER BY id"
+    )
 
 
 def measure_calls(engine: sa.Engine, calls: int) -> dict[str, list[float]]:
