@@ -27,14 +27,8 @@ from loomwork.errors import ValidationError
 from loomwork.modules import Model, ModuleService
 from loomwork.modules._filters import LARGE_IN_LIST
 from loomwork.modules._model import utc_iso, utc_iso_fast
-from loomwork.modules._reads import (
-    Query,
-    _build_statement,
-    _prepare,
-    _prepared,
-    _shape,
-    list_records,
-)
+from loomwork.modules._reads import Query, _build_statement, list_records
+from loomwork.modules._shaped import _prepare, _prepared, _shape
 from loomwork.modules._table import model_info
 
 from .fixtures.brand import BrandModuleService
