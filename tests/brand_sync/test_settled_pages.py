@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -109,3 +110,31 @@ async def test_a_settled_page_is_not_validated(app: App, monkeypatch: pytest.Mon
     assert validated == []
     assert len(page.raw) == 5  # validated on first use
     assert validated == [5]
+
+
+async def test_pages_recorded_together_move_the_pass_only_from_where_it_stands(app: App) -> None:
+    state = brand.sync_state
+    start = state.begin_run(app.engine, "together", full=True, full_every=0)
+    stamp = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+    def record(first: int, last: int, cursor: str | None) -> bool:
+        return bool(
+            state.advance(
+                app.engine,
+                "together",
+                pass_id=start.pass_id,
+                page_no=last,
+                next_cursor=cursor,
+                page_max_updated_at=stamp,
+                first_page_no=first,
+            )
+        )
+
+    assert record(0, 4, "after-4")
+    assert not record(0, 4, "after-4")  # recorded already: nothing moves
+    assert not record(3, 7, "after-7")  # pages 5-6 are missing: refused
+    assert record(5, 7, None)  # the last page closes the pass
+    row = state.read_state(app.engine, "together")
+    assert row is not None
+    assert (row["pass_id"], row["pages_done"], row["resume_cursor"]) == (None, 0, None)
+    assert row["watermark"] == stamp
