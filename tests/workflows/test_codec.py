@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import enum
 import json
+import marshal
 import math
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from loomwork.errors import CheckpointError
-from loomwork.workflows._codec import decode, encode
+from loomwork.workflows._codec import decode, encode, may_hold_non_finite
 
 
 class Colour(enum.Enum):
@@ -67,6 +68,7 @@ def same(left: Any, right: Any) -> bool:
     return bool(left == right)
 
 
+@settings(max_examples=400)
 @given(values)
 def test_encode_accepts_and_refuses_exactly_what_the_standard_encoder_does(value: Any) -> None:
     accepted, expected = standard_outcome(value)
@@ -92,3 +94,26 @@ def test_plain_data_round_trips_with_text_as_is() -> None:
     value = {"name": "Café ✓", "n": [1, 2.5, None, True], "t": ("a",), "big": 2**63 - 1}
 
     assert decode(encode(value, "wf", "step", "output")) == {**value, "t": ["a"]}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        [1.5, float("nan")],
+        {"deep": [[{"x": float("-inf")}]]},
+        ["g" * 50, 2**31 - 1, 103, float("inf")],
+        [shared_nan := float("nan"), shared_nan, {"again": shared_nan}],
+    ],
+)
+def test_a_non_finite_float_anywhere_is_refused(value: Any) -> None:
+    with pytest.raises(CheckpointError):
+        encode(value, "wf", "step", "output")
+
+
+def test_text_and_numbers_that_look_like_a_marshalled_infinity_still_encode() -> None:
+    # A length or an integer can put b"g" before bytes that read as an infinity: the
+    # value then takes the slow check, and still encodes.
+    value = {"n": [103, 0x7FF00000], "t": ["g" * 103, 1e308, None]}
+    assert may_hold_non_finite(marshal.dumps(value, 4))
+
+    assert decode(encode(value, "wf", "step", "output")) == value

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import marshal
 import math
+import re
 import traceback
 from typing import Any, NoReturn
 
@@ -49,7 +51,39 @@ def encode(value: Any, workflow: str, step: str, what: str) -> str:
     return _encode_standard(value, workflow, step, what)
 
 
+# In marshal's version 4 a float is b"g" (b"\xe7" when flagged for references; a repeat
+# of one object is a reference to its first occurrence) and its 8 bytes, little-endian:
+# infinities and NaN have all exponent bits set, the low 7 bits of the last byte and the
+# high 4 of the one before.
+_MARSHAL_VERSION = 4
+# One pattern per type byte: a literal first byte lets the search skip ahead quickly.
+_NON_FINITE_FLOATS = tuple(
+    re.compile(re.escape(code) + rb".{6}[\xf0-\xff][\x7f\xff]", re.DOTALL)
+    for code in (b"g", b"\xe7")
+)
+
+
+def may_hold_non_finite(packed: bytes) -> bool:
+    """Whether marshalled bytes might hold an infinity or NaN (never wrong the other way)."""
+    return any(pattern.search(packed) is not None for pattern in _NON_FINITE_FLOATS)
+
+
 def _plain(value: Any) -> bool:
+    """Whether ``value`` (which orjson encoded) holds only JSON's own types, floats finite.
+
+    marshal, in C, refuses every type outside Python's core ones, subclasses included;
+    with orjson having refused sets, bytes and complex numbers, a value marshal takes is
+    dicts, lists, tuples, text, integers, floats, booleans and ``None``. The walk in
+    Python is left for values whose marshalled bytes might hold a non-finite float.
+    """
+    try:
+        packed = marshal.dumps(value, _MARSHAL_VERSION)
+    except ValueError:
+        return False
+    return not may_hold_non_finite(packed) or _walk_plain(value)
+
+
+def _walk_plain(value: Any) -> bool:
     # Only called on values orjson encoded, so there is no reference cycle to walk into.
     pending = [value]
     while pending:
