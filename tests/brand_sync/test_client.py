@@ -244,3 +244,13 @@ async def test_a_held_page_is_served_without_a_request(
     assert client.stats.requests == 1
     with pytest.raises(brand.BrandSystemError, match="down"):
         await client.fetch_page(cursor="c1")
+
+
+def test_the_client_keeps_only_the_recent_list_queries() -> None:
+    stats = brand.client.ClientStats()
+
+    for n in range(brand.client.RECENT_LISTS + 5):
+        stats.list_params.append({"cursor": str(n)})
+
+    assert len(stats.list_params) == brand.client.RECENT_LISTS
+    assert stats.list_params[0] == {"cursor": "5"}

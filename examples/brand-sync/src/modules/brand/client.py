@@ -15,6 +15,7 @@ import json
 import logging
 import random
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -97,14 +98,21 @@ class BrandPage:
         return self._split
 
 
+RECENT_LISTS = 1000
+
+
 @dataclass(slots=True)
 class ClientStats:
-    """Counters a caller can read: requests sent and list records received."""
+    """Counters a caller can read: requests sent and list records received.
+
+    ``list_params`` keeps the query of the last :data:`RECENT_LISTS` list requests (a
+    long-running app would otherwise keep one per page forever).
+    """
 
     requests: int = 0
     records_fetched: int = 0
     retries: int = 0
-    list_params: list[dict[str, str]] = field(default_factory=list)
+    list_params: deque[dict[str, str]] = field(default_factory=lambda: deque(maxlen=RECENT_LISTS))
 
 
 class _Retry(Exception):
