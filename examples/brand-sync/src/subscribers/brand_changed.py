@@ -17,6 +17,7 @@ from ..workflows.push_brand_to_system import push_brand_to_system_workflow
 
 logger = logging.getLogger("brand_sync.push")
 
+
 def made_in_the_store(event: Event) -> bool:
     """The subscriber's ``where``: changes the sync itself made are not even delivered."""
     return not caused_by_sync(event.metadata)
