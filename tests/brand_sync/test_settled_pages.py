@@ -138,3 +138,15 @@ async def test_pages_recorded_together_move_the_pass_only_from_where_it_stands(a
     assert row is not None
     assert (row["pass_id"], row["pages_done"], row["resume_cursor"]) == (None, 0, None)
     assert row["watermark"] == stamp
+
+
+async def test_finished_page_runs_are_kept_for_a_day(app: App) -> None:
+    seed(app.system, 5)
+    await pull.sync_brands_from_system(app.container)
+
+    (info,) = await app.workflows.list_executions(pull.WORKFLOW_NAME, limit=10)
+    record = await app.store.load_run(info.workflow, info.id)
+
+    assert record is not None
+    assert record.finished_at is not None
+    assert record.expires_at == pytest.approx(record.finished_at + 24 * 3600)
