@@ -61,8 +61,6 @@ class _Plan:
     # Special columns whose value only becomes canonical UTC text (UtcDateTime columns):
     # the text is both the returned value and the driver's parameter.
     datetimes: frozenset[str]
-    # The other special columns.
-    converted: frozenset[str]
 
 
 def build_rows(info: ModelInfo, dialect: Dialect, items: Sequence[Any], now: datetime) -> Rows:
@@ -78,7 +76,7 @@ def _build(info: ModelInfo, plan: _Plan, items: Sequence[Any], now: datetime) ->
     fresh = iter(new_ids(info.id_prefix, wanted))
     rows = Rows([])
     records, overrides = rows.records, rows.overrides
-    allowed, special, datetimes = plan.allowed, plan.special, plan.datetimes
+    allowed, special = plan.allowed, plan.special
     always = bool(plan.callables)
     for index, item in enumerate(items):
         if not (type(item) is dict or isinstance(item, Mapping)) or not item.keys() <= allowed:
@@ -88,15 +86,9 @@ def _build(info: ModelInfo, plan: _Plan, items: Sequence[Any], now: datetime) ->
         if record["id"] is None:
             record["id"] = next(fresh)
         if always or not special.isdisjoint(item):
-            if always or not plan.converted.isdisjoint(item):
-                param = _fill_special(info, plan, item, record)
-                if param is not None:
-                    overrides[index] = param
-            else:
-                # Only datetimes: canonical UTC text, in the item's order, like _fill_special.
-                for key, raw in item.items():
-                    if raw is not None and key in datetimes:
-                        record[key] = utc_iso_fast(raw)
+            param = _fill_special(info, plan, item, record)
+            if param is not None:
+                overrides[index] = param
         records.append(record)
     return rows
 
@@ -182,7 +174,6 @@ def _make_plan(info: ModelInfo, dialect: Dialect) -> _Plan:
         callables=callables,
         special=special,
         datetimes=datetimes,
-        converted=special - datetimes,
     )
 
 
