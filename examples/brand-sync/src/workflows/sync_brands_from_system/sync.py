@@ -243,7 +243,7 @@ async def _run_pages(
             # The page's stored run retrieves this very page (or meets the same error).
             client.hold(page, cursor=cursor, updated_since=since)
             settled.record()
-            result = await _run_page(container, start, report, page_no, cursor)
+            result = await _run_page(container, start, report, page_no, cursor=cursor, since=since)
             await is_settled.refresh()
             report.add_page(result)
             cursor = result["next_cursor"]
@@ -273,15 +273,20 @@ async def _fetch(
 
 
 async def _run_page(
-    container: Container, start: PassStart, report: SyncReport, page_no: int, cursor: str | None
+    container: Container,
+    start: PassStart,
+    report: SyncReport,
+    page_no: int,
+    *,
+    cursor: str | None,
+    since: datetime | None,
 ) -> dict[str, Any]:
     page_input = {
         "sync": SYNC_NAME,
         "pass_id": start.pass_id,
         "page_no": page_no,
         "cursor": cursor,
-        # Only a pass's first page starts from the watermark; cursors carry on from it.
-        "updated_since": _since(start) if cursor is None else None,
+        "updated_since": since.isoformat() if since is not None else None,
     }
     run = await sync_brands_from_system_workflow(container).run(
         input=page_input, transaction_id=page_transaction_id(report.run_id, page_no, cursor)
@@ -366,10 +371,6 @@ async def _recover_interrupted_pages(container: Container) -> None:
         log: logging.Logger = container.resolve("logger", logger)
         for run in await engine.recover():
             log.info("recovered page run %s: %s", run.transaction.id, run.state.value)
-
-
-def _since(start: PassStart) -> str | None:
-    return start.updated_since.isoformat() if start.updated_since is not None else None
 
 
 async def dry_run_brand_sync(container: Container, *, full: bool | None = None) -> DryRunPlan:
