@@ -25,6 +25,7 @@ def test_public_names() -> None:
         "Subscriber",
         "current_event_sink",
         "dump_event",
+        "events_of",
         "load_event",
         "load_subscribers",
         "new_event_id",

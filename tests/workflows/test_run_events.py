@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from wf_helpers import unique
 
 from loomwork.container import Container
 from loomwork.db import create_engine
 from loomwork.errors import LoomworkError
-from loomwork.events import Event, LocalEventBus, Subscriber, dump_event
+from loomwork.events import Event, LocalEventBus, Subscriber, dump_event, events_of
 from loomwork.workflows import (
     MemoryStore,
     RunState,
@@ -22,7 +25,7 @@ from loomwork.workflows import (
     create_workflow,
 )
 from loomwork.workflows._codec import decode
-from loomwork.workflows._events import outbox_events
+from loomwork.workflows._events import dump_events, load_events, outbox_events
 from loomwork.workflows.stores.sqlalchemy import SqlAlchemyStore
 
 
@@ -207,3 +210,49 @@ def test_an_outbox_entry_holding_the_events_themselves_still_reads() -> None:
     assert (event.name, event.data) == ("brand.created", {"id": "b1"})
     with pytest.raises(LoomworkError, match="step 'gone'"):
         outbox_events({"steps": ["gone"]}, {})
+
+
+event_values = st.builds(
+    Event,
+    name=st.sampled_from(["brand.created", "brand.updated"]),
+    data=st.dictionaries(st.text(max_size=3), st.integers() | st.text(max_size=3), max_size=2),
+    metadata=st.sampled_from([{}, {"source": "sync:system"}, {"source": "admin"}]),
+    id=st.text(min_size=1, max_size=8),
+    timestamp=st.sampled_from([1.0, 1.5, 1e9]),
+)
+
+
+@given(st.lists(event_values, max_size=12))
+def test_checkpointed_events_read_back_equal_and_in_order(events: list[Event]) -> None:
+    dumped = dump_events(events)
+
+    assert load_events(json.loads(json.dumps(dumped))) == events
+    # Events alike but for id and data share one group.
+    keys = [(event.name, event.metadata, event.timestamp) for event in events]
+    runs = sum(1 for i, key in enumerate(keys) if i == 0 or key != keys[i - 1])
+    assert len(dumped["groups"]) == runs
+
+
+def test_checkpoints_holding_one_object_per_event_still_read() -> None:
+    older = [dump_event(Event("brand.created", {"id": "b1"}, {"source": "s"}, "evt_1", 2.0))]
+
+    assert load_events(older) == [
+        Event("brand.created", {"id": "b1"}, {"source": "s"}, "evt_1", 2.0)
+    ]
+    assert load_events(None) == []
+
+
+def test_events_of_builds_what_the_constructor_builds_each_with_its_own_metadata() -> None:
+    metadata = {"source": "sync:system"}
+    made = events_of(
+        "brand.created", [("evt_1", {"id": "b1"}), ("evt_2", {"id": "b2"})], metadata, 3.0
+    )
+
+    assert made == [
+        Event("brand.created", {"id": "b1"}, {"source": "sync:system"}, "evt_1", 3.0),
+        Event("brand.created", {"id": "b2"}, {"source": "sync:system"}, "evt_2", 3.0),
+    ]
+    made[0].metadata["seen"] = True
+    assert made[1].metadata == metadata == {"source": "sync:system"}
+    with pytest.raises(AttributeError):
+        made[0].name = "other"  # type: ignore[misc]

@@ -4,7 +4,7 @@ The Redis bus is imported by path: ``from loomwork.events.redis import RedisEven
 """
 
 from loomwork.events._codec import dump_event, load_event
-from loomwork.events._event import Event, new_event_id
+from loomwork.events._event import Event, events_of, new_event_id
 from loomwork.events._loading import load_subscribers
 from loomwork.events._port import DeadLetter, EventBus
 from loomwork.events._staging import (
@@ -32,6 +32,7 @@ __all__ = [
     "Subscriber",
     "current_event_sink",
     "dump_event",
+    "events_of",
     "load_event",
     "load_subscribers",
     "new_event_id",

@@ -5,12 +5,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
+from itertools import groupby
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import sqlalchemy as sa
 
 from loomwork.errors import ConflictError
-from loomwork.events import Event, EventSink, current_event_sink
+from loomwork.events import Event, EventSink, current_event_sink, events_of
 from loomwork.modules._gc import paused_gc
 from loomwork.modules._ids import new_ids
 from loomwork.modules._model import Model
@@ -114,26 +116,12 @@ class ModuleService:
 def _events(
     info: ModelInfo, changes: list[Change], metadata: Mapping[str, Any] | None
 ) -> list[Event]:
-    ids = new_ids("evt", len(changes))
+    ids = iter(new_ids("evt", len(changes)))
     now = time.time()
+    events: list[Event] = []
     with paused_gc(len(changes)):
-        return _build_events(info, changes, metadata, ids, now)
-
-
-def _build_events(
-    info: ModelInfo,
-    changes: list[Change],
-    metadata: Mapping[str, Any] | None,
-    ids: list[str],
-    now: float,
-) -> list[Event]:
-    return [
-        Event(
-            name=f"{info.singular}.{action}",
-            data={"id": record_id},
-            metadata=dict(metadata or {}),
-            id=event_id,
-            timestamp=now,
-        )
-        for (action, record_id), event_id in zip(changes, ids, strict=True)
-    ]
+        # Consecutive changes of one action (a bulk write's rows) share one name.
+        for action, group in groupby(changes, key=itemgetter(0)):
+            items = [(next(ids), {"id": record_id}) for _, record_id in group]
+            events += events_of(f"{info.singular}.{action}", items, metadata, now)
+    return events

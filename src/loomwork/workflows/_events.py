@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from loomwork.errors import LoomworkError
-from loomwork.events import Event, EventBus, dump_event, load_event
+from loomwork.events import Event, EventBus, events_of, load_event
 
 if TYPE_CHECKING:
     from loomwork.container import Container
@@ -48,14 +48,38 @@ class _Discarded:
 DISCARDED = _Discarded()
 
 
-def dump_events(events: Sequence[Event]) -> list[dict[str, Any]]:
-    """JSON-ready form of ``events`` for checkpoints and outboxes."""
-    return [dump_event(event) for event in events]
+def dump_events(events: Sequence[Event]) -> dict[str, Any]:
+    """JSON-ready form of ``events`` for checkpoints: ``{"groups": [...]}``.
+
+    A bulk write emits one event per row, all alike but for id and data, so runs of
+    events sharing name, metadata and timestamp are written once as
+    ``[name, metadata, timestamp, [[id, data], ...]]``: a third of the size of one
+    object per event, and as quick to encode.
+    """
+    groups: list[list[Any]] = []
+    items: list[list[Any]] = []
+    key: tuple[str, dict[str, Any], float] | None = None
+    for event in events:
+        if key is None or (event.name, event.metadata, event.timestamp) != key:
+            key = (event.name, event.metadata, event.timestamp)
+            items = []
+            groups.append([*key, items])
+        items.append([event.id, event.data])
+    return {"groups": groups}
 
 
 def load_events(data: Any) -> list[Event]:
-    """Events from :func:`dump_events` output (``None`` means none)."""
-    return [load_event(item) for item in data or ()]
+    """Events from :func:`dump_events` output (``None`` means none).
+
+    A list of single events, as checkpoints written before grouping hold, is read too.
+    """
+    if data is None or isinstance(data, list):
+        return [load_event(item) for item in data or ()]
+    events: list[Event] = []
+    for name, metadata, timestamp, items in data["groups"]:
+        pairs = [(str(event_id), event_data) for event_id, event_data in items]
+        events += events_of(str(name), pairs, dict(metadata), float(timestamp))
+    return events
 
 
 def outbox_events(outbox: Any, steps: Mapping[str, Any]) -> list[Event]:
