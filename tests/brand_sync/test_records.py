@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -76,3 +78,33 @@ def test_the_system_s_own_shape_passes_the_cheap_check() -> None:
     assert records.plainly_valid(raw)
     assert not records.plainly_valid({**raw, "name": "  "})
     assert not records.plainly_valid({**raw, "updated_at": "2026-11-26T15:30:00Z"})
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()  # wider than 64 bits too: orjson refuses those
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(json_values)
+def test_answers_decode_exactly_as_the_standard_module_reads_them(value: Any) -> None:
+    body = json.dumps(value).encode()
+    assert client.decode_json(body) == json.loads(body)
+
+
+@given(json_values.filter(lambda value: len(json.dumps(value)) > 1), st.data())
+def test_a_cut_answer_is_refused_as_not_json(value: Any, data: st.DataObject) -> None:
+    body = json.dumps(value).encode()
+    cut = body[: data.draw(st.integers(1, len(body) - 1))]
+    try:
+        expected = json.loads(cut)
+    except ValueError:
+        with pytest.raises(ValueError):
+            client.decode_json(cut)
+    else:  # "12" cut from "123" is still JSON
+        assert client.decode_json(cut) == expected
