@@ -23,6 +23,7 @@ from loomwork.workflows import (
     create_workflow,
     transform,
 )
+from loomwork.workflows._records import SAME_AS_OUTPUT
 from loomwork.workflows.stores.sqlalchemy import SqlAlchemyStore
 
 
@@ -443,3 +444,35 @@ async def test_a_failed_run_stores_its_errors_as_json(
     assert "in refuse" in error["error"]["traceback"]
     [recorded] = (await engine.get_execution(name, "e1")).errors
     assert "ValueError" in str(recorded.error)
+
+
+async def test_a_step_compensated_with_its_own_output_stores_it_once_and_gets_it_back(
+    engine: WorkflowEngine, store: ExecutionStore
+) -> None:
+    journal = Journal()
+
+    def create(input: Any, ctx: StepContext) -> dict[str, Any]:
+        return {"ids": ["b1", "b2"]}  # no compensation input: the output is undone
+
+    async def failing_later(input: Any, ctx: StepContext) -> None:
+        if ctx.attempt == 1:
+            raise ConnectionError("later")
+        StepResponse.permanent_failure("gone for good")
+
+    made = create_step(unique("made"), create, _undo(journal))
+    then = create_step(unique("then"), failing_later, max_retries=1, retry_interval=5)
+    name = unique("undone-from-output")
+
+    @create_workflow(name, store=True)
+    def workflow(input: Any) -> None:
+        then(made(input))
+
+    await engine.run(workflow, transaction_id="s1")
+    record = await store.load_run(name, "s1")
+    assert record is not None
+    assert record.steps[made.name].compensate_input_json == SAME_AS_OUTPUT
+    engine.clock.advance(10)  # type: ignore[attr-defined]
+    [resumed] = await engine.recover()  # a fresh execution, rebuilt from the checkpoints
+
+    assert resumed.state is RunState.REVERTED
+    assert journal.entries == [("undo", {"ids": ["b1", "b2"]})]

@@ -27,6 +27,7 @@ from loomwork.workflows._events import DISCARDED, StepEvents, dump_events
 from loomwork.workflows._records import (
     FAILED_STEP_STATES,
     RESOLVED_STEP_STATES,
+    SAME_AS_OUTPUT,
     RunRecord,
     RunState,
     StepRecord,
@@ -308,7 +309,11 @@ class Execution:
         name = self.definition.name
         if node.options.save_response and output is not None:
             record.output_json = encode(output, name, node.key, "output")
-        record.compensate_input_json = encode(compensate_input, name, node.key, "compensate input")
+        if compensate_input is output and record.output_json is not None:
+            record.compensate_input_json = SAME_AS_OUTPUT
+        else:
+            what = "compensate input"
+            record.compensate_input_json = encode(compensate_input, name, node.key, what)
         events = self.step_events.get(node.key)
         if events:
             record.events_json = encode(dump_events(events), name, node.key, "events")

@@ -52,12 +52,19 @@ RESOLVED_STEP_STATES = frozenset({StepState.DONE, StepState.SKIPPED})
 FAILED_STEP_STATES = frozenset({StepState.FAILED, StepState.TIMED_OUT})
 
 
+SAME_AS_OUTPUT = "=output"
+"""``compensate_input_json`` of a step whose compensation input is its output itself (a
+step that named none, or the same object): the output is stored once. The text is not
+JSON, so no encoded value reads as it."""
+
+
 @dataclass(slots=True)
 class StepRecord:
     """The checkpointed outcome of one step of one run, keyed by (run, ``key``).
 
     ``wake_at`` is set while the step waits for a retry interval to pass. ``events_json``
     holds the events the step emitted, staged until the run succeeds.
+    ``compensate_input_json`` may be :data:`SAME_AS_OUTPUT`.
     """
 
     key: str

@@ -9,6 +9,7 @@ from loomwork.workflows._events import load_events
 from loomwork.workflows._records import (
     FAILED_STEP_STATES,
     RESOLVED_STEP_STATES,
+    SAME_AS_OUTPUT,
     RunRecord,
     StepRecord,
     StepState,
@@ -28,7 +29,9 @@ def restore(execution: Execution, record: RunRecord) -> None:
     for key, step in record.steps.items():
         if step.state in RESOLVED_STEP_STATES or step.output_json is not None:
             execution.scope.outputs[key] = decode(step.output_json)
-        if step.compensate_input_json is not None:
+        if step.compensate_input_json == SAME_AS_OUTPUT:
+            execution.compensate_inputs[key] = decode(step.output_json)
+        elif step.compensate_input_json is not None:
             execution.compensate_inputs[key] = decode(step.compensate_input_json)
         if step.events_json is not None:
             execution.step_events[key] = load_events(decode(step.events_json))
