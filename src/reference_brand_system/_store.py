@@ -18,37 +18,38 @@ from reference_brand_system._clock import MonotonicClock, epoch_microseconds
 BrandRow = tuple[str, str, str | None, str, str | None]
 """A brand as stored: ``(id, name, external_id, updated_at, deleted_at)``."""
 
-PageRow = tuple[str, str, int]
-"""One listed brand: ``(the brand as JSON text, updated_at, seq)``."""
-
 Position = tuple[str, int]
 """A place in the ``(updated_at, seq)`` order; rows strictly after it come next."""
 
 _ID_PATTERN = re.compile(r"brd_(\d{12})")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS brands (
+# Each brand's JSON answer is kept in a stored generated column, written once per write,
+# so a page is one column of ready text joined in Python. Building it per row at read time
+# (json_object) was three quarters of a page's cost; encoding a dict per row in Python
+# costs even more.
+_BRAND_JSON = (
+    "json_object('id', printf('brd_%012d', seq), 'name', name, 'external_id', external_id,"
+    " 'updated_at', updated_at, 'deleted_at', deleted_at)"
+)
+_TABLE = f"""(
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     name TEXT NOT NULL,
     name_key TEXT NOT NULL,
     external_id TEXT,
     updated_at TEXT NOT NULL,
-    deleted_at TEXT
-);
-CREATE INDEX IF NOT EXISTS brands_by_update ON brands (updated_at, seq);
-CREATE UNIQUE INDEX IF NOT EXISTS brands_live_name
-    ON brands (name_key) WHERE deleted_at IS NULL;
-CREATE UNIQUE INDEX IF NOT EXISTS brands_live_external_id
-    ON brands (external_id) WHERE deleted_at IS NULL AND external_id IS NOT NULL;
-"""
+    deleted_at TEXT,
+    doc TEXT GENERATED ALWAYS AS ({_BRAND_JSON}) STORED
+)"""
+_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS brands_by_update ON brands (updated_at, seq)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS brands_live_name"
+    " ON brands (name_key) WHERE deleted_at IS NULL",
+    "CREATE UNIQUE INDEX IF NOT EXISTS brands_live_external_id"
+    " ON brands (external_id) WHERE deleted_at IS NULL AND external_id IS NOT NULL",
+)
+_WRITTEN_COLUMNS = "seq, name, name_key, external_id, updated_at, deleted_at"
 
 _COLUMNS = "printf('brd_%012d', seq), name, external_id, updated_at, deleted_at"
-# Listing renders each brand as JSON inside SQLite: building and encoding a dict per row
-# in Python costs more than the query itself.
-_PAGE_COLUMNS = (
-    "json_object('id', printf('brd_%012d', seq), 'name', name, 'external_id', external_id,"
-    " 'updated_at', updated_at, 'deleted_at', deleted_at), updated_at, seq"
-)
 # Rows and their timestamps are generated inside SQLite: three times faster than
 # executemany. Row n is stamped (offset + n) microseconds after the epoch.
 _SEED = """
@@ -107,7 +108,9 @@ def parse_brand_id(brand_id: str) -> int | None:
 class BrandStore:
     """Brands in SQLite; safe to call from several threads (calls are serialised).
 
-    ``path`` is a file (opened in WAL mode) or ``":memory:"`` for a throwaway store.
+    ``path`` is a file (opened in WAL mode) or ``":memory:"`` for a throwaway store. A file
+    written by an earlier version, without the stored JSON of each brand, is upgraded in
+    place when opened.
     """
 
     def __init__(self, path: str = ":memory:", clock: MonotonicClock | None = None) -> None:
@@ -115,11 +118,19 @@ class BrandStore:
         self._clock = clock or MonotonicClock()
         self._lock = threading.Lock()
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        if path != ":memory:":
+        try:
+            self._open()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _open(self) -> None:
+        if self.path != ":memory:":
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA cache_size=-65536")
-        self._conn.executescript(_SCHEMA)
+        with self._lock, self._transaction():
+            self._prepare_schema()
         newest = self._conn.execute("SELECT MAX(updated_at) FROM brands").fetchone()[0]
         self._clock.advance_past(newest)
 
@@ -128,29 +139,28 @@ class BrandStore:
         with self._lock:
             self._conn.close()
 
-    def list_page(
-        self, after: Position, limit: int, *, include_deleted: bool = False
-    ) -> list[PageRow]:
-        """Up to ``limit`` brands strictly after ``after`` in ``(updated_at, id)`` order."""
+    def list_page(self, after: Position, limit: int, *, include_deleted: bool = False) -> list[str]:
+        """Up to ``limit`` brands strictly after ``after`` in ``(updated_at, id)`` order.
+
+        Each brand comes as its JSON text, the shape ``GET /brands/{id}`` answers.
+        """
         live_only = "" if include_deleted else " AND deleted_at IS NULL"
         # Two index range scans instead of one row-value comparison, for which SQLite would
         # only use updated_at as the range and then walk every earlier row sharing that
         # timestamp. The clock makes timestamps unique, but the order must not rely on it.
         same_stamp = (
-            f"SELECT {_PAGE_COLUMNS} FROM brands WHERE updated_at = ? AND seq > ?{live_only} "
+            f"SELECT doc FROM brands WHERE updated_at = ? AND seq > ?{live_only} "
             "ORDER BY seq LIMIT ?"
         )
         later = (
-            f"SELECT {_PAGE_COLUMNS} FROM brands WHERE updated_at > ?{live_only} "
+            f"SELECT doc FROM brands WHERE updated_at > ?{live_only} "
             "ORDER BY updated_at, seq LIMIT ?"
         )
         with self._lock:
-            rows: list[PageRow] = self._conn.execute(
-                same_stamp, (after[0], after[1], limit)
-            ).fetchall()
+            rows = self._conn.execute(same_stamp, (after[0], after[1], limit)).fetchall()
             if len(rows) < limit:
                 rows += self._conn.execute(later, (after[0], limit - len(rows))).fetchall()
-        return rows
+        return [doc for (doc,) in rows]
 
     def get(self, brand_id: str) -> BrandRow:
         """The brand with ``brand_id``, deleted or not; raises :class:`BrandNotFound`."""
@@ -241,6 +251,35 @@ class BrandStore:
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._conn)
+
+    def _prepare_schema(self) -> None:
+        columns = {
+            row[0] for row in self._conn.execute("SELECT name FROM pragma_table_xinfo('brands')")
+        }
+        if not columns:
+            self._conn.execute(f"CREATE TABLE brands {_TABLE}")
+        elif "doc" not in columns:
+            self._add_doc_column()
+        for statement in _INDEXES:
+            self._conn.execute(statement)
+
+    def _add_doc_column(self) -> None:
+        # A store file from before the doc column. SQLite cannot add a STORED column, so the
+        # table is rebuilt. Dropping it also drops its sqlite_sequence entry, which may be
+        # above every seq left (after a reset): it is carried over so ids are never reused.
+        high_water = self._next_seq() - 1
+        self._conn.execute(f"CREATE TABLE brands_upgrade {_TABLE}")
+        self._conn.execute(
+            f"INSERT INTO brands_upgrade ({_WRITTEN_COLUMNS}) "
+            f"SELECT {_WRITTEN_COLUMNS} FROM brands ORDER BY seq"
+        )
+        self._conn.execute("DROP TABLE brands")
+        self._conn.execute("ALTER TABLE brands_upgrade RENAME TO brands")
+        self._conn.execute("DELETE FROM sqlite_sequence WHERE name = 'brands'")
+        if high_water:
+            self._conn.execute(
+                "INSERT INTO sqlite_sequence (name, seq) VALUES ('brands', ?)", (high_water,)
+            )
 
     def _fetch(self, brand_id: str) -> BrandRow | None:
         seq = parse_brand_id(brand_id)

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from brand_system_helpers import make, statuses
+from brand_system_helpers import make, statuses, walk
 
 from reference_brand_system import FaultConfig, serve_in_thread
 
@@ -142,6 +142,15 @@ def test_bad_records_spoil_a_share_of_list_records(client: httpx.Client) -> None
     }
     assert 100 <= len(records) - kinds["good"] <= 220
     assert all(isinstance(record["id"], str) for record in records)
+
+
+def test_a_walk_through_spoiled_records_still_serves_every_brand_once(
+    client: httpx.Client,
+) -> None:
+    client.post("/_admin/seed", json={"count": 95})
+    set_faults(client, bad_records=1.0, seed=5)
+    ids = [record["id"] for records, _ in walk(client, limit=10) for record in records]
+    assert len(ids) == len(set(ids)) == 95
 
 
 def test_admin_endpoints_never_see_faults(client: httpx.Client) -> None:
