@@ -27,23 +27,24 @@ async def find_store_rows(
     """Every store brand linked to, or holding the name of, one of the records.
 
     Links first; names only for records whose linked row does not already hold the name
-    (live names are unique, so that row is the only holder). A re-sync of unchanged
-    brands therefore costs one query per page.
+    (live names are unique, so that row is the only holder). A link whose row the
+    ``external_id`` lookup already found is not looked up again, so a re-sync of
+    unchanged brands costs one query per page. Each lookup is one statement with the
+    page's values as one parameter (:meth:`BrandModuleService.find_brands_by`).
     """
     rows: dict[str, dict[str, Any]] = {}
     ids = [record_id for record_id, _, _ in keys]
-    links = [link for _, link, _ in keys if link]
-    for field, values in (("external_id", ids), ("id", links)):
-        if values:
-            found = await service.list_brands(
-                {field: values}, select=STORE_FIELDS, with_deleted=True
-            )
-            rows.update((row["id"], row) for row in found)
+    for row in await service.find_brands_by(
+        "external_id", ids, select=STORE_FIELDS, live_only=False
+    ):
+        rows[row["id"]] = row
+    links = [link for _, link, _ in keys if link and link not in rows]
+    for row in await service.find_brands_by("id", links, select=STORE_FIELDS, live_only=False):
+        rows[row["id"]] = row
     held = {row["name"] for row in rows.values() if row["deleted_at"] is None}
     names = [name for _, _, name in keys if name not in held]
-    if names:
-        found = await service.list_brands({"name": names}, select=STORE_FIELDS)
-        rows.update((row["id"], row) for row in found)
+    for row in await service.find_brands_by("name", names, select=STORE_FIELDS, live_only=True):
+        rows[row["id"]] = row
     return list(rows.values())
 
 
