@@ -29,6 +29,11 @@ class SettledCheck:
         """Look again whether the sync holds any quarantined record."""
         self._quarantine_empty = not await holds_any(self._service, SYNC_SOURCE)
 
+    async def page_ran(self, quarantined: int) -> None:
+        """Note a page's run: only one that quarantined records can fill an empty quarantine."""
+        if quarantined or not self._quarantine_empty:
+            await self.refresh()
+
     async def __call__(self, page: BrandPage) -> bool:
         """True when ``page`` would change nothing in the store; reads only."""
         if not page.listed:

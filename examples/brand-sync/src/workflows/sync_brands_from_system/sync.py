@@ -85,9 +85,9 @@ class SyncReport:
     def add_page(self, result: dict[str, Any]) -> None:
         """Count one page's workflow result."""
         self.pages += 1
-        self.created += len(result["created"])
-        self.updated += len(result["updated"])
-        self.deleted += len(result["deleted"])
+        self.created += int(result["created"])
+        self.updated += int(result["updated"])
+        self.deleted += int(result["deleted"])
         self.unchanged += int(result["unchanged"])
         self.quarantined += int(result["quarantined"])
 
@@ -244,7 +244,7 @@ async def _run_pages(
             client.hold(page, cursor=cursor, updated_since=since)
             settled.record()
             result = await _run_page(container, start, report, page_no, cursor=cursor, since=since)
-            await is_settled.refresh()
+            await is_settled.page_ran(int(result["quarantined"]))
             report.add_page(result)
             cursor = result["next_cursor"]
         for hook in hooks:

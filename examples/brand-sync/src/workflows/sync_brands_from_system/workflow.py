@@ -62,12 +62,12 @@ def progress(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def summary(data: dict[str, Any]) -> dict[str, Any]:
-    """``transform`` body: the run's result (ids and counts, no full records)."""
+    """``transform`` body: the run's result, counts only (the ids are in the checkpoints)."""
     plan = data["plan"]
     return {
-        "created": data["created"],
-        "updated": data["updated"],
-        "deleted": data["deleted"],
+        "created": len(data["created"]),
+        "updated": len(data["updated"]),
+        "deleted": len(data["deleted"]),
         "unchanged": len(plan["unchanged"]),
         "quarantined": data["quarantined"],
         "next_cursor": data["page"]["next_cursor"],
