@@ -46,6 +46,7 @@ class Cli:
             "BRAND_SYSTEM_URL": system.base_url,
             "BRAND_SYSTEM_API_KEY": system.api_key,
             "BRAND_SYNC_PAGE_SIZE": str(PAGE_SIZE),
+            "BRAND_SYNC_BATCH_PAGES": "1",  # a page per request, as the counts below say
             "LOOMWORK_DATABASE_URL": self.url,
             "COLUMNS": "200",  # table rows on one line each
         }

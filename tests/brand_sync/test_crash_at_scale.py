@@ -31,6 +31,7 @@ KILL_AT = (0.10, 0.50, 0.90)
 API_KEY = "sk-crash-at-scale"
 LEASE_SECONDS = 1.0
 PAGE_SIZE = 1000
+BATCH_PAGES = 4
 LOOMWORK = Path(sys.executable).with_name("loomwork")
 
 pytestmark = pytest.mark.slow
@@ -68,6 +69,7 @@ def sync_env(base_url: str, database: Path) -> dict[str, str]:
         "LOOMWORK_WORKFLOWS_LEASE": str(LEASE_SECONDS),
         "BRAND_SYNC_LOCK_SECONDS": str(LEASE_SECONDS),
         "BRAND_SYNC_PAGE_SIZE": str(PAGE_SIZE),
+        "BRAND_SYNC_BATCH_PAGES": str(BATCH_PAGES),
     }
 
 
@@ -160,4 +162,4 @@ def test_a_200k_first_sync_killed_three_times_ends_equal_to_the_system(tmp_path:
     assert all(deleted_at is None for _, _, deleted_at in rows)
     assert {external_id: name for external_id, name, _ in rows} == expected
     # Every page ran once as a stored run, and the interrupted ones were finished.
-    assert page_runs(database) == {"done": TOTAL // PAGE_SIZE}
+    assert page_runs(database) == {"done": TOTAL // (PAGE_SIZE * BATCH_PAGES)}

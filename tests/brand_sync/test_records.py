@@ -104,7 +104,7 @@ def test_a_cut_answer_is_refused_as_not_json(value: Any, data: st.DataObject) ->
     try:
         expected = json.loads(cut)
     except ValueError:
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match=r"line \d+ column \d+"):
             client.decode_json(cut)
     else:  # "12" cut from "123" is still JSON
         assert client.decode_json(cut) == expected

@@ -102,11 +102,12 @@ class SystemAddress(Protocol):
 
 
 def app_options(system: SystemAddress, **overrides: Any) -> dict[str, Any]:
-    """Brand module options for the test system: small pages, quick retries."""
+    """Brand module options for the test system: small pages, one request each, quick retries."""
     return {
         "base_url": system.base_url,
         "api_key": system.api_key,
         "page_size": 20,
+        "batch_pages": 1,
         "backoff_base": 0.005,
         "backoff_cap": 0.02,
         "max_attempts": 6,

@@ -129,7 +129,10 @@ class BrandSystemClient:
     """Async HTTP client of the brand system's ``/brands`` API.
 
     ``transport`` replaces the network (tests), ``sleep`` and ``draw`` the waiting and
-    the jitter. Close it with :meth:`aclose` (or ``async with``).
+    the jitter. A page it returns is ``batch_pages`` list requests of ``page_size``
+    records joined (fewer at the end of the list): the sync stores a run per page, and
+    a run's own cost is paid once for several requests. Close it with :meth:`aclose`
+    (or ``async with``).
     """
 
     def __init__(
@@ -144,9 +147,11 @@ class BrandSystemClient:
         sleep: Sleep = asyncio.sleep,
         draw: Callable[[], float] = random.random,
         read_ahead_pages: int = 2,
+        batch_pages: int = 1,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.page_size = page_size
+        self.batch_pages = batch_pages
         self.retry = retry or RetryPolicy()
         self.stats = ClientStats()
         self._ahead = ReadAhead(self._fetch_page, read_ahead_pages)
@@ -229,6 +234,15 @@ class BrandSystemClient:
         self._ahead.hold(key, outcome)
 
     async def _fetch_page(self, key: PageKey) -> BrandPage:
+        # Up to ``batch_pages`` list requests, following the cursors, as one page.
+        page = await self._fetch_one(key)
+        pages = [page]
+        while len(pages) < self.batch_pages and page.next_cursor is not None:
+            page = await self._fetch_one((page.next_cursor, None, key[2], key[3]))
+            pages.append(page)
+        return pages[0] if len(pages) == 1 else _joined(pages)
+
+    async def _fetch_one(self, key: PageKey) -> BrandPage:
         cursor, since, include_deleted, limit = key
         params = {"limit": str(limit)}
         if include_deleted:
@@ -389,6 +403,13 @@ def split_valid(raw: list[Any]) -> tuple[list[dict[str, Any]], list[BadRecord]]:
         else:
             valid.append(item)
     return valid, bad
+
+
+def _joined(pages: list[BrandPage]) -> BrandPage:
+    """Consecutive pages as one: their records in order, the first's cursor, the last's next."""
+    stamps = [page.max_updated_at for page in pages if page.max_updated_at is not None]
+    listed = [record for page in pages for record in page.listed]
+    return BrandPage(listed, pages[0].cursor, pages[-1].next_cursor, max(stamps, default=None))
 
 
 def _page_key(

@@ -227,6 +227,7 @@ def build_client(options: BrandModuleOptions) -> BrandSystemClient:
         options.base_url,
         options.api_key.get_secret_value(),
         page_size=options.page_size,
+        batch_pages=options.batch_pages,
         timeout=options.timeout,
         retry=RetryPolicy(
             max_attempts=options.max_attempts,
