@@ -108,3 +108,24 @@ def test_a_cut_answer_is_refused_as_not_json(value: Any, data: st.DataObject) ->
             client.decode_json(cut)
     else:  # "12" cut from "123" is still JSON
         assert client.decode_json(cut) == expected
+
+
+listed_records = st.lists(
+    st.one_of(
+        st.fixed_dictionaries({"id": texts, "updated_at": stamps}),
+        st.fixed_dictionaries({"id": texts}),
+        st.integers(),
+        st.text(max_size=3),
+    ),
+    max_size=6,
+)
+
+
+@given(listed_records)
+def test_a_pages_newest_stamp_is_the_greatest_text_stamp_on_it(raw: list[Any]) -> None:
+    text_stamps = [
+        item["updated_at"]
+        for item in raw
+        if isinstance(item, dict) and isinstance(item.get("updated_at"), str)
+    ]
+    assert client._newest_stamp(raw) == max(text_stamps, default=None)

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from .conftest import App, brand, pull
 from .helpers import rename_in_system, seed, system_brands
@@ -150,3 +152,42 @@ async def test_finished_page_runs_are_kept_for_a_day(app: App) -> None:
     assert record is not None
     assert record.finished_at is not None
     assert record.expires_at == pytest.approx(record.finished_at + 24 * 3600)
+
+
+def versions_one_by_one(listed: list[Any]) -> dict[str, str] | None:
+    """What the settled check compares, record by record (the plan's own rule)."""
+    versions: dict[str, str] = {}
+    for record in listed:
+        if type(record) is not dict:
+            return None
+        system_id, stamp = record.get("id"), pull.plan.utc_key(record.get("updated_at"))
+        if type(system_id) is not str or stamp is None or system_id in versions:
+            return None
+        versions[system_id] = stamp + "+00:00"
+    return versions
+
+
+stamp_texts = st.one_of(
+    st.datetimes(timezones=st.just(UTC)).map(
+        lambda moment: moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
+    ),
+    st.datetimes(timezones=st.just(UTC)).map(lambda m: m.isoformat(timespec="microseconds")),
+    st.sampled_from(["2026-11-26T10:00:00Z", "x" * 26 + "Z", ""]),
+    st.integers(),
+    st.none(),
+)
+listed_records = st.lists(
+    st.one_of(
+        st.fixed_dictionaries(
+            {"id": st.sampled_from(["a", "b", "c"]) | st.integers(), "updated_at": stamp_texts}
+        ),
+        st.fixed_dictionaries({"id": st.just("d")}),
+        st.lists(st.integers(), max_size=1),
+    ),
+    max_size=4,
+)
+
+
+@given(listed_records)
+def test_the_bulk_version_check_agrees_with_the_one_by_one_rule(listed: list[Any]) -> None:
+    assert settled._versions(listed) == versions_one_by_one(listed)

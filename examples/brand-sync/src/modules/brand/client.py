@@ -447,6 +447,12 @@ def decode_json(body: bytes) -> Any:
 
 def _newest_stamp(raw: list[Any]) -> str | None:
     """The newest ``updated_at`` text on a page, bad records included (same fixed format)."""
+    try:  # every record a dict with a text stamp: the page as the contract has it
+        newest = max(item["updated_at"] for item in raw)
+    except (TypeError, KeyError, ValueError):  # a bad record, or an empty page
+        newest = None
+    if isinstance(newest, str):
+        return newest
     stamps = [
         item["updated_at"]
         for item in raw

@@ -66,12 +66,18 @@ async def page_is_settled(service: BrandModuleService, page: BrandPage) -> bool:
 def _versions(listed: Sequence[Any]) -> dict[str, str] | None:
     # The store keeps the system's stamp as fixed-width UTC text with "+00:00". Anything
     # unusual (not a record, an id that is not text, a repeated id) is the plan's to judge.
+    try:  # the contract's shape, checked in bulk: dicts, text ids, "...123456Z" stamps
+        sent = {record["id"]: record["updated_at"] for record in listed}
+    except (TypeError, KeyError):
+        return None
+    if len(sent) != len(listed) or not all(type(key) is str for key in sent):
+        return None
+    if all(type(stamp) is str and len(stamp) == 27 and stamp[26] == "Z" for stamp in sent.values()):
+        return {key: stamp[:26] + "+00:00" for key, stamp in sent.items()}
     versions: dict[str, str] = {}
-    for record in listed:
-        if type(record) is not dict:
+    for system_id, stamp in sent.items():
+        key = utc_key(stamp)
+        if key is None:
             return None
-        system_id, stamp = record.get("id"), utc_key(record.get("updated_at"))
-        if type(system_id) is not str or stamp is None or system_id in versions:
-            return None
-        versions[system_id] = stamp + "+00:00"
+        versions[system_id] = key + "+00:00"
     return versions
