@@ -58,12 +58,12 @@ def dump_events(events: Sequence[Event]) -> dict[str, Any]:
     """
     groups: list[list[Any]] = []
     items: list[list[Any]] = []
-    key: tuple[str, dict[str, Any], float] | None = None
+    name, metadata, timestamp = None, None, None
     for event in events:
-        if key is None or (event.name, event.metadata, event.timestamp) != key:
-            key = (event.name, event.metadata, event.timestamp)
+        if event.name != name or event.timestamp != timestamp or event.metadata != metadata:
+            name, metadata, timestamp = event.name, event.metadata, event.timestamp
             items = []
-            groups.append([*key, items])
+            groups.append([name, metadata, timestamp, items])
         items.append([event.id, event.data])
     return {"groups": groups}
 
