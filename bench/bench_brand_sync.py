@@ -55,6 +55,8 @@ RESULTS = HERE / "results" / "brand_sync.json"
 REPORT = HERE / "BRAND_SYNC.md"
 API_KEY = "bench-brand-sync"
 PAGE_SIZE = 1000
+BATCH_PAGES = 4
+"""List requests per page of the loomwork sync (its default): one stored run per batch."""
 PG_URL = os.environ.get(
     "LOOMWORK_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/brand_sync_bench"
 )
@@ -158,6 +160,7 @@ async def loomwork_child(base_url: str, db_url: str, mode: str) -> None:
         "BRAND_SYSTEM_URL": base_url,
         "BRAND_SYSTEM_API_KEY": API_KEY,
         "BRAND_SYNC_PAGE_SIZE": str(PAGE_SIZE),
+        "BRAND_SYNC_BATCH_PAGES": str(BATCH_PAGES),
         "LOOMWORK_DATABASE_URL": db_url,
         "LOOMWORK_DATABASE_AUTO_MIGRATE": "true",
         "LOOMWORK_LOGGING_LEVEL": "WARNING",
@@ -479,8 +482,10 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any], argv: list[str]) 
         "",
         f"Measured {meta['date']} at commit `{meta['git_commit']}` on {meta['cpus']} x "
         f"{meta['cpu']} (load average at the start {meta['loadavg']}), Python "
-        f"{meta['python']}. Pages of {PAGE_SIZE}; each case is a fresh process pinned to "
-        f"CPU {CASE_CPU} (the reference system to CPU {SERVER_CPU}); brands/s counts the "
+        f"{meta['python']}. List requests of {PAGE_SIZE} brands (loomwork takes "
+        f"{BATCH_PAGES} as one page of the sync, one stored run); each case is a fresh "
+        f"process pinned to CPU {CASE_CPU} (the reference system to CPU {SERVER_CPU}); "
+        "brands/s counts the "
         "sync call only (process start-up and imports excluded).",
         "",
         "| N | backend | case | brands/s | seconds | CPU s | peak RSS MB | brand rows written"
