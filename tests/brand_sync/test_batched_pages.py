@@ -53,3 +53,24 @@ async def test_each_batch_is_one_run_and_a_failing_batch_is_undone_alone(
     assert (report.created, report.pages) == (70, 2)
     assert len(runs) == 4  # the first batch, the undone one, and the two that finished
     assert len({row["external_id"] for row in brands}) == len(brands) == 130
+
+
+async def test_a_held_batch_is_served_whole_and_only_the_last_held_is_kept(
+    brand_system: RunningServer,
+) -> None:
+    seed(brand_system, 45)
+    async with brand.BrandSystemClient(
+        brand_system.base_url, API_KEY, page_size=10, batch_pages=3
+    ) as client:
+        await client.read_ahead()
+        batch = await client.fetch_page()
+        client.hold(batch)
+        client.hold(batch, cursor=batch.next_cursor)  # forgets the first
+        sent = client.stats.requests
+
+        again = await client.fetch_page(cursor=batch.next_cursor)
+        fresh = await client.fetch_page()
+
+        assert again is batch  # not extended by the requests that follow it
+        assert fresh is not batch and len(fresh.listed) == 30
+        assert client.stats.requests >= sent + 3  # the first batch was asked for again

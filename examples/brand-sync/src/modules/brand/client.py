@@ -154,7 +154,9 @@ class BrandSystemClient:
         self.batch_pages = batch_pages
         self.retry = retry or RetryPolicy()
         self.stats = ClientStats()
-        self._ahead = ReadAhead(self._fetch_page, read_ahead_pages)
+        # Read ahead by request, so one stays in flight while the caller works on a page.
+        self._ahead = ReadAhead(self._fetch_one, read_ahead_pages * batch_pages)
+        self._held: dict[PageKey, BrandPage | BrandSystemError] = {}
         self._sleep = sleep
         self._draw = draw
         self._http = httpx.AsyncClient(
@@ -175,6 +177,7 @@ class BrandSystemClient:
 
     async def aclose(self) -> None:
         """Close the connection pool (and drop a page read ahead but never asked for)."""
+        self._held = {}
         pending = self._ahead.drop()
         await asyncio.gather(*pending, return_exceptions=True)
         await self._http.aclose()
@@ -191,16 +194,22 @@ class BrandSystemClient:
     ) -> BrandPage:
         """One page of brands in ``(updated_at, id)`` order, validated record by record.
 
-        A page read ahead (:meth:`read_ahead`, or held with :meth:`hold`) is taken from
-        there, and the read-ahead chain moves on past it.
+        A page held with :meth:`hold` is returned (or its error raised) as it is; the
+        requests of any other come from the read-ahead chain (:meth:`read_ahead`) where
+        it has them, and the chain moves on past them.
         """
         key = _page_key(cursor, updated_since, include_deleted, limit or self.page_size)
-        ahead = self._ahead.take(key)
-        if ahead is None:
-            return await self._fetch_page(key)
-        page = await ahead
-        await self._ahead.settle()
-        return page
+        held = self._held.pop(key, None)
+        if isinstance(held, BrandSystemError):
+            raise held
+        if held is not None:
+            return held
+        # Up to ``batch_pages`` list requests, following the cursors, as one page.
+        pages = [await self._request_page(key)]
+        while len(pages) < self.batch_pages and pages[-1].next_cursor is not None:
+            following = (pages[-1].next_cursor, None, include_deleted, key[3])
+            pages.append(await self._request_page(following))
+        return pages[0] if len(pages) == 1 else _joined(pages)
 
     async def read_ahead(
         self,
@@ -210,12 +219,12 @@ class BrandSystemClient:
         include_deleted: bool = True,
         limit: int | None = None,
     ) -> None:
-        """Start reading pages ahead from this one; :meth:`fetch_page` calls take them.
+        """Start reading requests ahead from this page; :meth:`fetch_page` calls take them.
 
-        Each page read ahead starts the next as soon as its cursor is known, up to
-        ``read_ahead_pages`` pages beyond the caller's, so memory stays bounded. Returns
-        once the request is on the wire, so the system prepares the page even while the
-        caller does not give the event loop back.
+        Each request read ahead starts the next as soon as its cursor is known, up to
+        ``read_ahead_pages`` pages' worth of requests beyond the caller's, so memory stays
+        bounded. Returns once the request is on the wire, so the system prepares the page
+        even while the caller does not give the event loop back.
         """
         key = _page_key(cursor, updated_since, include_deleted, limit or self.page_size)
         await self._ahead.start(key)
@@ -229,18 +238,20 @@ class BrandSystemClient:
         include_deleted: bool = True,
         limit: int | None = None,
     ) -> None:
-        """Keep a page fetched already (or its fetch's error) for the matching fetch_page."""
-        key = _page_key(cursor, updated_since, include_deleted, limit or self.page_size)
-        self._ahead.hold(key, outcome)
+        """Keep a page fetched already (or its fetch's error) for the matching fetch_page.
 
-    async def _fetch_page(self, key: PageKey) -> BrandPage:
-        # Up to ``batch_pages`` list requests, following the cursors, as one page.
-        page = await self._fetch_one(key)
-        pages = [page]
-        while len(pages) < self.batch_pages and page.next_cursor is not None:
-            page = await self._fetch_one((page.next_cursor, None, key[2], key[3]))
-            pages.append(page)
-        return pages[0] if len(pages) == 1 else _joined(pages)
+        One is kept at a time: holding another forgets it.
+        """
+        key = _page_key(cursor, updated_since, include_deleted, limit or self.page_size)
+        self._held = {key: outcome}
+
+    async def _request_page(self, key: PageKey) -> BrandPage:
+        ahead = self._ahead.take(key)
+        if ahead is None:
+            return await self._fetch_one(key)
+        page = await ahead
+        await self._ahead.settle()
+        return page
 
     async def _fetch_one(self, key: PageKey) -> BrandPage:
         cursor, since, include_deleted, limit = key

@@ -15,8 +15,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from typing import Any, Generic, Protocol, TypeVar
 
-from .errors import BrandSystemError
-
 PageKey = tuple[str | None, str | None, bool, int]
 """``(cursor, updated_since, include_deleted, limit)`` of a list request."""
 
@@ -67,15 +65,6 @@ class ReadAhead(Generic[Page]):
     async def settle(self) -> None:
         """Wait until the chain's newest request is on the wire."""
         await self._on_the_wire()
-
-    def hold(self, key: PageKey, outcome: Page | BrandSystemError) -> None:
-        """Keep a page already fetched (or its fetch's error) for the next :meth:`take`."""
-        future: asyncio.Future[Page] = asyncio.get_running_loop().create_future()
-        if isinstance(outcome, BrandSystemError):
-            future.set_exception(outcome)
-        else:
-            future.set_result(outcome)
-        self._tasks = {key: future, **{k: v for k, v in self._tasks.items() if k != key}}
 
     def drop(self) -> list[asyncio.Future[Page]]:
         """Forget the chain; returns its pages (cancelled when still being fetched)."""
