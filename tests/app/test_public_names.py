@@ -38,6 +38,7 @@ APP = {
     "close_container",
     "configure_logging",
     "ensure_migrated",
+    "freeze_startup_objects",
     "instance_id",
     "is_secret",
     "load_commands",

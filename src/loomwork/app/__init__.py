@@ -38,6 +38,7 @@ from loomwork.app._container import (
     prepare_database,
 )
 from loomwork.app._logging import JsonFormatter, TextFormatter, configure_logging
+from loomwork.app._memory import freeze_startup_objects
 from loomwork.app._migrations import apply_migrations, ensure_migrated, pending_modules
 from loomwork.app._project import (
     COMMANDS_FOLDER,
@@ -72,6 +73,7 @@ __all__ = [
     "close_container",
     "configure_logging",
     "ensure_migrated",
+    "freeze_startup_objects",
     "instance_id",
     "is_secret",
     "load_commands",

@@ -8,7 +8,8 @@ build the container, then by mode:
 * ``server`` and ``shared``: the HTTP server. A ``server`` process publishes events but
   consumes them only on the in-process bus (which has no other consumer).
 
-When everything runs, one ``ready`` line is logged. Shutdown (:meth:`App.stop`, or
+When everything runs, what start-up made is frozen out of the garbage collector's way
+(:func:`freeze_startup_objects`) and one ``ready`` line is logged. Shutdown (:meth:`App.stop`, or
 SIGTERM/SIGINT under :meth:`App.run`): stop taking new work (no new ticks, no new
 connections), let in-flight job runs and requests finish for up to ``worker.grace_period``
 seconds, then close the engine, the bus and the database. A second signal exits at once
@@ -32,6 +33,7 @@ from typing import TYPE_CHECKING, TextIO
 from loomwork.app._config import AppConfig, WorkerMode, load_config
 from loomwork.app._container import build_container, close_container, prepare_database
 from loomwork.app._logging import configure_logging
+from loomwork.app._memory import freeze_startup_objects
 from loomwork.app._migrations import ensure_migrated
 from loomwork.app._project import Project, load_project
 from loomwork.container import Container
@@ -115,6 +117,7 @@ class App:
             await scheduler.start()
         if self.mode.serves_http:
             await self._start_http(container)
+        freeze_startup_objects()
         logger.info(
             "%s ready (mode=%s, http=%s, modules=%d, workflows=%d, jobs=%d, subscribers=%d)",
             self.config.name,

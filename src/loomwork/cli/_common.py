@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from loomwork.app import App, close_container
+from loomwork.app import App, close_container, freeze_startup_objects
 from loomwork.container import Container
 from loomwork.errors import (
     ConfigurationError,
@@ -121,6 +121,7 @@ async def open_project(project: Path) -> AsyncIterator[tuple[App, Container]]:
     """The project's app and container, opened (nothing started) and closed afterwards."""
     app = App(project)
     container = await app.open()
+    freeze_startup_objects()
     try:
         yield app, container
     finally:
