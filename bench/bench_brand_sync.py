@@ -154,7 +154,7 @@ async def loomwork_child(base_url: str, db_url: str, mode: str) -> None:
     """Run the example's pull sync once in the project's app container."""
     import sqlalchemy as sa
 
-    from loomwork.app import App, close_container
+    from loomwork.app import App, close_container, freeze_startup_objects
 
     os.environ |= {
         "BRAND_SYSTEM_URL": base_url,
@@ -166,6 +166,7 @@ async def loomwork_child(base_url: str, db_url: str, mode: str) -> None:
         "LOOMWORK_LOGGING_LEVEL": "WARNING",
     }
     container = await App(PROJECT).open()
+    freeze_startup_objects()  # as `loomwork start` and the project commands do
     package = container.resolve("project").package
     sync = importlib.import_module(f"{package}.workflows.sync_brands_from_system")
     bus = container.resolve("event_bus")
