@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from typing import Any
+
 import pytest
 import sqlalchemy as sa
 
@@ -12,16 +15,22 @@ from .helpers import seed, system_brands
 from .test_sync_failures import SYNC_WORKFLOW, FailingAdvance
 
 
-async def test_a_page_joins_batch_pages_requests_in_the_system_order(
-    brand_system: RunningServer,
-) -> None:
+@pytest.fixture
+async def batched(brand_system: RunningServer) -> AsyncIterator[Any]:
+    """A client joining three requests of 10 into a page, on a system of 45 brands."""
     seed(brand_system, 45)
     async with brand.BrandSystemClient(
         brand_system.base_url, API_KEY, page_size=10, batch_pages=3
     ) as client:
-        pages = [page async for page in client.iter_pages()]
+        yield client
 
-        assert client.stats.requests == 5
+
+async def test_a_page_joins_batch_pages_requests_in_the_system_order(
+    batched: Any, brand_system: RunningServer
+) -> None:
+    pages = [page async for page in batched.iter_pages()]
+
+    assert batched.stats.requests == 5
     assert [len(page.listed) for page in pages] == [30, 15]
     assert (pages[0].cursor, pages[1].cursor) == (None, pages[0].next_cursor)
     assert pages[1].next_cursor is None
@@ -56,21 +65,18 @@ async def test_each_batch_is_one_run_and_a_failing_batch_is_undone_alone(
 
 
 async def test_a_held_batch_is_served_whole_and_only_the_last_held_is_kept(
-    brand_system: RunningServer,
+    batched: Any,
 ) -> None:
-    seed(brand_system, 45)
-    async with brand.BrandSystemClient(
-        brand_system.base_url, API_KEY, page_size=10, batch_pages=3
-    ) as client:
-        await client.read_ahead()
-        batch = await client.fetch_page()
-        client.hold(batch)
-        client.hold(batch, cursor=batch.next_cursor)  # forgets the first
-        sent = client.stats.requests
+    await batched.read_ahead()
+    batch = await batched.fetch_page()
+    batched.hold(batch)
+    batched.hold(batch, cursor=batch.next_cursor)  # forgets the first
+    sent = batched.stats.requests
 
-        again = await client.fetch_page(cursor=batch.next_cursor)
-        fresh = await client.fetch_page()
+    again = await batched.fetch_page(cursor=batch.next_cursor)
+    fresh = await batched.fetch_page()
 
-        assert again is batch  # not extended by the requests that follow it
-        assert fresh is not batch and len(fresh.listed) == 30
-        assert client.stats.requests >= sent + 3  # the first batch was asked for again
+    assert again is batch  # not extended by the requests that follow it
+    assert fresh is not batch
+    assert len(fresh.listed) == 30
+    assert batched.stats.requests >= sent + 3  # the first batch was asked for again
