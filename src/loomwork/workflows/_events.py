@@ -78,7 +78,7 @@ def load_events(data: Any) -> list[Event]:
     events: list[Event] = []
     for name, metadata, timestamp, items in data["groups"]:
         pairs = [(str(event_id), event_data) for event_id, event_data in items]
-        events += events_of(str(name), pairs, dict(metadata), float(timestamp))
+        events += events_of(str(name), pairs, metadata, float(timestamp))
     return events
 
 

@@ -3,7 +3,8 @@
 :func:`sync_brands_from_system` is what the scheduled job calls: it takes the sync's
 lock (a second run meanwhile is refused with :class:`SyncAlreadyRunningError`), decides
 where to start (the unfinished pass, what changed since the watermark, or everything on
-a full reconciliation), then reads the pages in order, two read ahead. A page the store
+a full reconciliation), then reads the pages in order, two pages' worth of list requests
+read ahead (a page is ``batch_pages`` requests joined). A page the store
 already holds entirely (:mod:`.settled`) is counted unchanged without a stored run, and
 such pages are recorded as done together about once a second; every other page runs
 ``sync-brands-from-system`` with a transaction id made of the run and the page. At most
