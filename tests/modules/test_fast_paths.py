@@ -23,11 +23,12 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql import psycopg
 from sqlalchemy.orm import Mapped, mapped_column
 
-from loomwork.errors import ValidationError
+from loomwork.errors import ConflictError, ValidationError
 from loomwork.modules import Model, ModuleService
 from loomwork.modules._filters import LARGE_IN_LIST
-from loomwork.modules._model import utc_iso, utc_iso_fast
+from loomwork.modules._model import all_utc_iso, utc_iso, utc_iso_fast
 from loomwork.modules._reads import Query, _build_statement, list_records
+from loomwork.modules._rows import Rows, _build_each, _build_plain, _plan
 from loomwork.modules._shaped import _prepare, _prepared, _shape
 from loomwork.modules._table import model_info
 
@@ -372,3 +373,89 @@ def test_shared_statement_is_the_per_call_statement(query: Query, dialect: sa.Di
 )
 def test_shapes_that_are_built_per_call(filters: dict[str, Any]) -> None:
     assert _shape(BRAND_INFO, Query(filters=filters), "sqlite") is None
+
+
+# --- bulk create: the plain path and multi-row inserts ------------------------------------
+
+CANONICAL_TEXTS = st.from_regex(re.compile(CANONICAL, re.ASCII), fullmatch=True)
+DATETIME_VALUES = st.one_of(
+    st.none(), CANONICAL_TEXTS, MOMENTS.map(utc_iso), ANY_FORM, st.text(max_size=34), st.integers()
+)
+
+
+def is_canonical(value: Any) -> bool:
+    return type(value) is str and outcome(utc_iso_fast, value) == ("value", value)
+
+
+@given(values=st.lists(DATETIME_VALUES.filter(lambda value: value is not None), max_size=12))
+@example(values=["2024-02-30T00:00:00.000000+00:00"])
+@example(values=["2024-01-01T00:00:00.000000+00:00\n2024-01-01T00:00:00.000000+00:00"])
+@example(values=["2024-01-01T00:00:00.000000+00:00", "2024-01-01T00:00:00.000000+00:00 "])
+def test_all_utc_iso_is_utc_iso_fast_returning_each_value_as_it_is(values: list[Any]) -> None:
+    assert all_utc_iso(values) == (bool(values) and all(map(is_canonical, values)))
+
+
+READING_INFO = model_info(Reading)
+SQLITE = sqlite.dialect()  # type: ignore[no-untyped-call]
+READING_ITEMS = st.fixed_dictionaries(
+    {"label": st.sampled_from(["a", "b"])},
+    optional={
+        "id": st.none() | st.sampled_from(["rdg_given_1", "rdg_given_2"]),
+        "taken_at": DATETIME_VALUES,
+        "deleted_at": st.none() | CANONICAL_TEXTS,
+        "day": st.none() | st.just("2024-05-06"),
+    },
+)
+
+
+def without_generated_ids(rows: Rows) -> list[dict[str, Any]]:
+    return [
+        {**record, "id": record["id"] if record["id"].startswith("rdg_given") else None}
+        for record in rows.params()
+    ]
+
+
+@given(items=st.lists(READING_ITEMS, min_size=1, max_size=8))
+def test_plain_build_makes_the_rows_item_by_item_makes(items: list[dict[str, Any]]) -> None:
+    now = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
+    plan = _plan(READING_INFO, SQLITE)
+    plain = _build_plain(READING_INFO, plan, items, now)
+    eligible = all(
+        "day" not in item
+        and all(
+            is_canonical(item.get(key)) or item.get(key) is None
+            for key in ("taken_at", "deleted_at")
+        )
+        for item in items
+    )
+    assert (plain is not None) == eligible
+    if plain is not None:
+        each = _build_each(READING_INFO, plan, items, now)
+        assert without_generated_ids(plain) == without_generated_ids(each)
+        assert len({record["id"] for record in plain.records}) == len(
+            {record["id"] for record in each.records}
+        )
+
+
+@pytest.mark.parametrize("count", [1, 249, 250, 251, 777])
+async def test_bulk_create_of_any_size_reads_back(readings: ReadingService, count: int) -> None:
+    items = [
+        {"label": f"r{i}", "taken_at": f"2024-01-01T00:00:{i % 60:02d}.{i:06d}+00:00"}
+        for i in range(count)
+    ]
+    created = await readings.create_readings(items)
+    assert [row["label"] for row in created] == [item["label"] for item in items]
+    assert [row["taken_at"] for row in created] == [item["taken_at"] for item in items]
+    listed = await readings.list_readings({"id": [row["id"] for row in created]})
+    assert sorted(listed, key=lambda row: row["id"]) == sorted(created, key=lambda row: row["id"])
+
+
+async def test_a_conflict_in_any_statement_of_a_bulk_create_writes_nothing(
+    service: BrandModuleService,
+) -> None:
+    items = [{"name": f"b{i}"} for i in range(600)]
+    items.append({"name": "b420"})  # a second b420: the unique name index refuses it
+    with pytest.raises(ConflictError):
+        await service.create_brands(items)
+    assert await service.list_brands() == []
+    assert len(await service.create_brands(items[:-1])) == 600

@@ -10,6 +10,7 @@ as fixed-width ISO-8601 UTC text (so text order is time order), PostgreSQL as
 from __future__ import annotations
 
 import re
+from collections import deque
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -94,6 +95,34 @@ def utc_iso_fast(value: datetime | str) -> str:
         datetime.fromisoformat(value)
         return value
     return utc_iso(value)
+
+
+_UTC_ISO_WIDTH = 32
+_UTC_ISO_JOINED = re.compile(f"(?:{_UTC_ISO_TEXT.pattern}\n)*{_UTC_ISO_TEXT.pattern}", re.ASCII)
+
+
+def all_utc_iso(values: list[Any]) -> bool:
+    """True when every value is already :func:`utc_iso` text (so it is its own ``utc_iso``).
+
+    The bulk form of :func:`utc_iso_fast`'s check: one regular expression over the joined
+    texts and one ``fromisoformat`` pass (impossible dates like ``2024-02-30``), instead of
+    a function call per value. False for anything else, and for an empty list.
+    """
+    if not values:
+        return False
+    try:
+        joined = "\n".join(values)
+    except TypeError:
+        return False
+    if len(joined) != (_UTC_ISO_WIDTH + 1) * len(values) - 1:
+        return False
+    if _UTC_ISO_JOINED.fullmatch(joined) is None or set(map(type, values)) != {str}:
+        return False
+    try:
+        deque(map(datetime.fromisoformat, values), maxlen=0)
+    except ValueError:
+        return False
+    return True
 
 
 def to_utc(value: datetime | str) -> datetime:

@@ -16,7 +16,7 @@ from loomwork.errors import DefinitionError, NotFoundError, ValidationError
 from loomwork.modules._filters import Filters, in_list, where_clauses
 from loomwork.modules._model import utcnow
 from loomwork.modules._reads import Record, records_by_id
-from loomwork.modules._rows import build_rows, execute_many
+from loomwork.modules._rows import build_rows, execute_many, insert_rows
 from loomwork.modules._table import MANAGED_ON_UPDATE, ModelInfo
 
 Change = tuple[str, str]
@@ -25,9 +25,9 @@ Change = tuple[str, str]
 def create_records(
     info: ModelInfo, conn: sa.Connection, items: Sequence[Any]
 ) -> tuple[list[Record], list[Change]]:
-    """Insert ``items`` with executemany in chunks."""
+    """Insert ``items`` in bulk (see :func:`insert_rows`)."""
     rows = build_rows(info, conn.dialect, items, utcnow())
-    execute_many(conn, info, "insert", info.table.insert(), rows.params())
+    insert_rows(conn, info, rows.params())
     return rows.records, [("created", record["id"]) for record in rows.records]
 
 
