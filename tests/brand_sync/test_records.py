@@ -80,6 +80,34 @@ def test_the_system_s_own_shape_passes_the_cheap_check() -> None:
     assert not records.plainly_valid({**raw, "updated_at": "2026-11-26T15:30:00Z"})
 
 
+@given(st.lists(raw_records, max_size=6))
+def test_a_page_the_bulk_check_accepts_passes_the_cheap_check_record_by_record(
+    raw: list[Any],
+) -> None:
+    if records.all_plainly_valid(raw):
+        assert all(map(records.plainly_valid, raw))
+
+
+def test_a_page_in_the_system_s_shape_passes_the_bulk_check() -> None:
+    page = [
+        {
+            "id": f"brd_{n:012d}",
+            "name": f"Acme {n}",
+            "external_id": None if n % 2 else f"brand_{n}",
+            "updated_at": f"2026-11-26T15:30:{n:02d}.123456Z",
+            "deleted_at": None if n % 3 else f"2026-11-26T15:31:{n:02d}.000000+00:00",
+        }
+        for n in range(40)
+    ]
+    assert records.all_plainly_valid(page)
+    assert client.split_valid(page) == (page, [])
+    impossible = [*page, {**page[0], "id": "brd_x", "updated_at": "2026-02-30T10:00:00.000000Z"}]
+    assert not records.all_plainly_valid(impossible)
+    assert client.split_valid(impossible)[1][0].record_id == "brd_x"
+    for bad in ({"name": " "}, {"id": 7}, {"deleted_at": "2026-11-26T15:31:00Z"}):
+        assert not records.all_plainly_valid([*page, {**page[1], **bad}])
+
+
 json_values = st.recursive(
     st.none()
     | st.booleans()

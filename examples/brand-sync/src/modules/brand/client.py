@@ -26,7 +26,14 @@ import orjson
 
 from .errors import BrandSystemError, BrandSystemNotFound
 from .read_ahead import PageKey, ReadAhead, trace_request
-from .records import BadRecord, SystemBrand, parse_record, plainly_valid, to_iso
+from .records import (
+    BadRecord,
+    SystemBrand,
+    all_plainly_valid,
+    parse_record,
+    plainly_valid,
+    to_iso,
+)
 
 logger = logging.getLogger("brand_sync.client")
 
@@ -402,6 +409,8 @@ class BrandSystemClient:
 
 def split_valid(raw: list[Any]) -> tuple[list[dict[str, Any]], list[BadRecord]]:
     """Set apart the records that break the contract, each named by id, field and reason."""
+    if all_plainly_valid(raw):
+        return list(raw), []
     valid: list[dict[str, Any]] = []
     bad: list[BadRecord] = []
     for item in raw:

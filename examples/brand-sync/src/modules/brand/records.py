@@ -9,6 +9,8 @@ of the page syncs.
 from __future__ import annotations
 
 import json
+import re
+from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
@@ -72,6 +74,32 @@ def plainly_valid(raw: Any) -> bool:
     :func:`parse_record`, which names the offending field. A page of well-formed records
     so costs no model validation at all.
     """
+    return (
+        _plain_text_fields(raw)
+        and is_utc_stamp(raw.get("updated_at"))
+        and (raw.get("deleted_at") is None or is_utc_stamp(raw["deleted_at"]))
+    )
+
+
+def all_plainly_valid(raw: list[Any]) -> bool:
+    """True when :func:`plainly_valid` holds for every record, checked in bulk.
+
+    The text fields are checked record by record, the stamps all at once (one regular
+    expression over them joined, one ``fromisoformat`` pass). It may say False where
+    each record would pass (a stamp form only :func:`is_utc_stamp` reads): callers then
+    check record by record.
+    """
+    stamps: list[Any] = []
+    for item in raw:
+        if not _plain_text_fields(item):
+            return False
+        stamps.append(item.get("updated_at"))
+        if item.get("deleted_at") is not None:
+            stamps.append(item["deleted_at"])
+    return not stamps or _all_utc_stamps(stamps)
+
+
+def _plain_text_fields(raw: Any) -> bool:
     if type(raw) is not dict:
         return False
     brand_id, name, link = raw.get("id"), raw.get("name"), raw.get("external_id")
@@ -82,9 +110,25 @@ def plainly_valid(raw: Any) -> bool:
         and 0 < len(name) <= MAX_NAME_LENGTH
         and not name.isspace()
         and (link is None or (type(link) is str and link != ""))
-        and is_utc_stamp(raw.get("updated_at"))
-        and (raw.get("deleted_at") is None or is_utc_stamp(raw["deleted_at"]))
     )
+
+
+_STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(?:Z|\+00:00)"
+_JOINED_STAMPS = re.compile(f"(?:{_STAMP}\n)*{_STAMP}", re.ASCII)
+
+
+def _all_utc_stamps(values: list[Any]) -> bool:
+    try:
+        joined = "\n".join(values)
+    except TypeError:
+        return False
+    if _JOINED_STAMPS.fullmatch(joined) is None or set(map(type, values)) != {str}:
+        return False
+    try:
+        deque(map(datetime.fromisoformat, values), maxlen=0)
+    except ValueError:
+        return False
+    return True
 
 
 def is_utc_stamp(value: Any) -> bool:

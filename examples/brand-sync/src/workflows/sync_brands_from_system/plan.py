@@ -296,6 +296,8 @@ def split_seen(
     versions = {
         row["external_id"]: utc_key(row["system_updated_at"]) for row in rows if row["external_id"]
     }
+    if not versions:  # nothing linked (a first sync): nothing seen
+        return list(page), []
     fresh: list[Mapping[str, Any]] = []
     seen: list[str] = []
     for raw in page:
@@ -323,8 +325,8 @@ def split_new(
     """
     linked = {row["external_id"] for row in rows if row["external_id"]}
     held = {row["name"] for row in rows if row["deleted_at"] is None}
-    names = Counter(raw["name"] for raw in page)
-    ids = Counter(raw["id"] for raw in page)
+    names = _repeated([raw["name"] for raw in page])
+    ids = _repeated([raw["id"] for raw in page])
     rest: list[Mapping[str, Any]] = []
     creates: list[dict[str, Any]] = []
     for raw in page:
@@ -335,8 +337,8 @@ def split_new(
             or raw.get("deleted_at") is not None
             or raw["id"] in linked
             or name in held
-            or names[name] > 1
-            or ids[raw["id"]] > 1
+            or name in names
+            or raw["id"] in ids
         ):
             rest.append(raw)
             continue
@@ -349,6 +351,13 @@ def split_new(
             }
         )
     return rest, creates
+
+
+def _repeated(values: list[Any]) -> set[Any]:
+    """The values that occur more than once (usually none: one set says so)."""
+    if len(set(values)) == len(values):
+        return set()
+    return {value for value, count in Counter(values).items() if count > 1}
 
 
 def rows_concerning(
