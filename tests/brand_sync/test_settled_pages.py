@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -70,6 +71,25 @@ async def test_a_page_is_settled_only_when_every_record_is_seen_and_none_quarant
 
     await app.service.create_quarantined_records([quarantine_row(page.raw[2])])
     assert not await settled.page_is_settled(app.service, page)
+
+
+async def test_stamps_are_compared_as_instants_and_impossible_ones_are_not_settled(
+    app: App,
+) -> None:
+    seed(app.system, 5)
+    await pull.sync_brands_from_system(app.container)
+    listed = (await app.service.client.fetch_page()).listed
+    assert all(record["updated_at"].endswith("Z") for record in listed)
+    offset_form = [{**r, "updated_at": r["updated_at"][:26] + "+00:00"} for r in listed]
+    impossible = [*listed[:-1], {**listed[-1], "updated_at": "2026-02-30T10:00:00.000000Z"}]
+
+    assert await settled.page_is_settled(app.service, brand.BrandPage(offset_form, None, None))
+    assert not await settled.page_is_settled(app.service, brand.BrandPage(impossible, None, None))
+    # The stamp of the newest record alone is checked first; the rest in bulk.
+    first_impossible = [{**listed[0], "updated_at": "2026-02-30T10:00:00.000000Z"}, *listed[1:]]
+    assert not await settled.page_is_settled(
+        app.service, brand.BrandPage(first_impossible, None, None)
+    )
 
 
 async def test_an_empty_page_is_settled_and_a_page_with_bad_records_is_not(app: App) -> None:
@@ -154,16 +174,31 @@ async def test_finished_page_runs_are_kept_for_a_day(app: App) -> None:
     assert record.expires_at == pytest.approx(record.finished_at + 24 * 3600)
 
 
+STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(Z|\+00:00)", re.ASCII)
+
+
+def real_utc_stamp(stamp: Any) -> bool:
+    if not isinstance(stamp, str) or STAMP.fullmatch(stamp) is None:
+        return False
+    try:
+        datetime.fromisoformat(stamp)
+    except ValueError:
+        return False
+    return True
+
+
 def versions_one_by_one(listed: list[Any]) -> dict[str, str] | None:
-    """What the settled check compares, record by record (the plan's own rule)."""
+    """What the settled check compares, record by record: ids and stamps as listed."""
     versions: dict[str, str] = {}
     for record in listed:
         if type(record) is not dict:
             return None
-        system_id, stamp = record.get("id"), pull.plan.utc_key(record.get("updated_at"))
-        if type(system_id) is not str or stamp is None or system_id in versions:
+        system_id, stamp = record.get("id"), record.get("updated_at")
+        if type(system_id) is not str or "\0" in system_id or system_id in versions:
             return None
-        versions[system_id] = stamp + "+00:00"
+        if not real_utc_stamp(stamp):
+            return None
+        versions[system_id] = stamp
     return versions
 
 
@@ -172,14 +207,17 @@ stamp_texts = st.one_of(
         lambda moment: moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
     ),
     st.datetimes(timezones=st.just(UTC)).map(lambda m: m.isoformat(timespec="microseconds")),
-    st.sampled_from(["2026-11-26T10:00:00Z", "x" * 26 + "Z", ""]),
+    st.sampled_from(["2026-11-26T10:00:00Z", "x" * 26 + "Z", "", "2026-02-30T10:00:00.000000Z"]),
     st.integers(),
     st.none(),
 )
 listed_records = st.lists(
     st.one_of(
         st.fixed_dictionaries(
-            {"id": st.sampled_from(["a", "b", "c"]) | st.integers(), "updated_at": stamp_texts}
+            {
+                "id": st.sampled_from(["a", "b", "c", "a\0"]) | st.integers(),
+                "updated_at": stamp_texts,
+            }
         ),
         st.fixed_dictionaries({"id": st.just("d")}),
         st.lists(st.integers(), max_size=1),

@@ -96,7 +96,7 @@ def all_plainly_valid(raw: list[Any]) -> bool:
         stamps.append(item.get("updated_at"))
         if item.get("deleted_at") is not None:
             stamps.append(item["deleted_at"])
-    return not stamps or _all_utc_stamps(stamps)
+    return not stamps or all_utc_stamps(stamps)
 
 
 def _plain_text_fields(raw: Any) -> bool:
@@ -117,7 +117,12 @@ _STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(?:Z|\+00:00)"
 _JOINED_STAMPS = re.compile(f"(?:{_STAMP}\n)*{_STAMP}", re.ASCII)
 
 
-def _all_utc_stamps(values: list[Any]) -> bool:
+def all_utc_stamps(values: list[Any]) -> bool:
+    """True when every value is fixed-width UTC text naming a real instant, checked in bulk.
+
+    The form is ``YYYY-MM-DDTHH:MM:SS.ffffff`` then ``Z`` or ``+00:00``. False for an
+    empty list.
+    """
     try:
         joined = "\n".join(values)
     except TypeError:

@@ -32,9 +32,9 @@ class BrandModuleService(ModuleService, models=[Brand, QuarantinedRecord, SyncSt
 
         A version is held when the brand linked to that system id records that very
         system stamp. ``versions`` maps system ids to their ``updated_at`` as
-        fixed-width UTC text with ``+00:00``. The pairs travel as one JSON parameter and
-        only the count comes back, so checking a page of a thousand unchanged records
-        costs under a millisecond.
+        fixed-width UTC text with ``Z`` or ``+00:00`` naming a real instant. The pairs
+        travel as one JSON parameter and only the count comes back, so checking a page
+        of a thousand unchanged records costs under a millisecond.
         """
         if not versions:
             return 0
@@ -81,7 +81,8 @@ _TABLE = Brand.__tablename__
 # expanding IN would compile a thousand parameters per page.
 _SQLITE_COUNT_HELD = (
     f"SELECT COUNT(*) FROM json_each(?) AS v JOIN {_TABLE} AS b"
-    " ON b.external_id = v.key AND b.system_updated_at = v.value"
+    " ON b.external_id = v.key"
+    " AND b.system_updated_at = substr(v.value, 1, 26) || '+00:00'"
 )
 _COUNT_HELD = (
     f"SELECT COUNT(*) FROM json_each_text(%s::json) AS v JOIN {_TABLE} AS b"

@@ -15,7 +15,7 @@ from typing import Any
 
 from ...modules.brand import SYNC_SOURCE, BrandModuleService, BrandPage
 from ...modules.brand.quarantine import holds_any, quarantine_key
-from .plan import utc_key
+from ...modules.brand.records import all_utc_stamps
 
 
 class SettledCheck:
@@ -64,20 +64,18 @@ async def page_is_settled(service: BrandModuleService, page: BrandPage) -> bool:
 
 
 def _versions(listed: Sequence[Any]) -> dict[str, str] | None:
-    # The store keeps the system's stamp as fixed-width UTC text with "+00:00". Anything
-    # unusual (not a record, an id that is not text, a repeated id) is the plan's to judge.
-    try:  # the contract's shape, checked in bulk: dicts, text ids, "...123456Z" stamps
+    """The page's ``{system id: updated_at}``, or ``None`` when it is not in the usual shape.
+
+    Usual: dicts with distinct text ids (no NUL, which SQLite's JSON reader cuts at) and
+    fixed-width UTC stamps that are real instants, all checked in bulk. Anything else is
+    the plan's to judge.
+    """
+    if not listed:
+        return {}
+    try:
         sent = {record["id"]: record["updated_at"] for record in listed}
     except (TypeError, KeyError):
         return None
-    if len(sent) != len(listed) or not all(type(key) is str for key in sent):
+    if len(sent) != len(listed) or set(map(type, sent)) != {str} or "\0" in "".join(sent):
         return None
-    if all(type(stamp) is str and len(stamp) == 27 and stamp[26] == "Z" for stamp in sent.values()):
-        return {key: stamp[:26] + "+00:00" for key, stamp in sent.items()}
-    versions: dict[str, str] = {}
-    for system_id, stamp in sent.items():
-        key = utc_key(stamp)
-        if key is None:
-            return None
-        versions[system_id] = key + "+00:00"
-    return versions
+    return sent if all_utc_stamps(list(sent.values())) else None
