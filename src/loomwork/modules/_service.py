@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import sqlalchemy as sa
 
 from loomwork.errors import ConflictError
-from loomwork.events import Event, EventSink, current_event_sink, events_of
+from loomwork.events import Event, EventSink, StagedEvents, current_event_sink, events_of
 from loomwork.modules._gc import paused_gc
 from loomwork.modules._ids import new_ids
 from loomwork.modules._model import Model
+from loomwork.modules._offload import can_leave_loop, on_worker
 from loomwork.modules._table import ModelInfo
 from loomwork.modules._tx import scope, transaction
 
@@ -42,6 +43,10 @@ class ModuleService:
     (``loomwork.events.use_event_sink``: inside a workflow step, the step's, so they are
     staged with the run) or else to ``event_sink``. A method the subclass defines itself
     is kept; the generated one is then not installed.
+
+    The database work of a call runs on the engine's worker thread, so the event loop
+    stays free meanwhile (:meth:`_read_async` and :meth:`_write_async` for a subclass's
+    own queries); calls inside a :meth:`transaction` block run inline on the loop.
     """
 
     models: ClassVar[tuple[type[Model], ...]] = ()
@@ -84,12 +89,58 @@ class ModuleService:
         """
         return transaction(self._engine)
 
+    async def _read_async(self, work: Callable[[sa.Connection], T]) -> T:
+        """``work(connection)`` in a read transaction, on the engine's worker thread.
+
+        Subclasses run their own queries this way; see :mod:`loomwork.modules._offload`
+        for when the call stays on the event loop instead.
+        """
+        if not can_leave_loop(self._engine):
+            return self._read(work)
+        return await on_worker(self._engine, self._read, work)
+
+    async def _write_async(
+        self,
+        info: ModelInfo,
+        work: Callable[[sa.Connection], tuple[T, list[Change]]],
+        event_metadata: Mapping[str, Any] | None,
+    ) -> T:
+        """:meth:`_write` on the engine's worker thread; the events reach the sink here."""
+        sink = self._sink()
+        if not can_leave_loop(self._engine):
+            return self._write_to(sink, info, work, event_metadata)
+        # Sinks are called from the loop, as when the write ran inline.
+        staged = StagedEvents() if sink is not None else None
+        try:
+            result: T = await on_worker(
+                self._engine, self._write_to, staged, info, work, event_metadata
+            )
+        finally:
+            # Also when the caller was cancelled: the write committed all the same.
+            events = staged.release() if staged is not None else []
+            if sink is not None and events:
+                sink.emit(events)
+        return result
+
     def _read(self, work: Callable[[sa.Connection], T]) -> T:
         with scope(self._engine) as tx:
             return work(tx.connection)
 
     def _write(
         self,
+        info: ModelInfo,
+        work: Callable[[sa.Connection], tuple[T, list[Change]]],
+        event_metadata: Mapping[str, Any] | None,
+    ) -> T:
+        return self._write_to(self._sink(), info, work, event_metadata)
+
+    def _sink(self) -> EventSink | None:
+        sink = current_event_sink()
+        return self._event_sink if sink is None else sink
+
+    def _write_to(
+        self,
+        sink: EventSink | None,
         info: ModelInfo,
         work: Callable[[sa.Connection], tuple[T, list[Change]]],
         event_metadata: Mapping[str, Any] | None,
@@ -101,9 +152,6 @@ class ModuleService:
                 raise ConflictError(
                     f"{info.name}: the write breaks a database constraint: {error.orig}"
                 ) from error
-            sink = current_event_sink()
-            if sink is None:
-                sink = self._event_sink
             if sink is not None:
                 tx.stage(sink, _events(info, changes, event_metadata))
         return result

@@ -75,9 +75,10 @@ async def transaction(engine: sa.Engine) -> AsyncIterator[sa.Connection]:
     """Run every service call on ``engine`` inside the block in one transaction.
 
     Commits when the block ends, rolls back (and drops the staged events) if it raises.
-    Nested blocks join the outer transaction. Database work runs inline on the event loop,
-    so keep the block to database calls: awaiting slow I/O here holds the transaction (and,
-    on SQLite, the database write lock) open.
+    Nested blocks join the outer transaction. The calls inside run inline on the event
+    loop (a call outside any block runs on the engine's worker thread), so keep the block
+    to database calls: awaiting slow I/O here holds the transaction (and, on SQLite, the
+    database write lock) open.
     """
     with scope(engine) as tx:
         yield tx.connection

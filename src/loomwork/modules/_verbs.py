@@ -79,7 +79,9 @@ def _create(info: ModelInfo) -> Callable[..., Any]:
         event_metadata: Metadata = None,
     ) -> Record | list[Record]:
         items, single = _one_or_many(data)
-        records = self._write(info, partial(create_records, info, items=items), event_metadata)
+        records = await self._write_async(
+            info, partial(create_records, info, items=items), event_metadata
+        )
         return records[0] if single else records
 
     return _named(
@@ -100,9 +102,11 @@ def _update(info: ModelInfo) -> Callable[..., Any]:
     ) -> Record | list[Record]:
         if selector is not None:
             work = partial(update_matching, info, selector=selector, data=data)
-            return self._write(info, work, event_metadata)
+            return await self._write_async(info, work, event_metadata)
         items, single = _one_or_many(data or [])
-        records = self._write(info, partial(update_records, info, items=items), event_metadata)
+        records = await self._write_async(
+            info, partial(update_records, info, items=items), event_metadata
+        )
         return records[0] if single else records
 
     return _named(
@@ -125,7 +129,7 @@ def _upsert(info: ModelInfo) -> Callable[..., Any]:
     ) -> Record | list[Record]:
         items, single = _one_or_many(data)
         work = partial(upsert_records, info, items=items, on=on)
-        records = self._write(info, work, event_metadata)
+        records = await self._write_async(info, work, event_metadata)
         return records[0] if single else records
 
     return _named(
@@ -140,7 +144,7 @@ def _id_verb(info: ModelInfo, verb: str, work: Callable[..., Any], doc: str) -> 
     async def method(
         self: ModuleService, ids: str | Sequence[str], *, event_metadata: Metadata = None
     ) -> list[str]:
-        changed: list[str] = self._write(
+        changed: list[str] = await self._write_async(
             info, partial(work, info, ids=_ids(info, ids)), event_metadata
         )
         return changed
@@ -190,7 +194,7 @@ def _retrieve(info: ModelInfo) -> Callable[..., Any]:
         work = partial(
             retrieve_record, info, record_id=id, select=select, with_deleted=with_deleted
         )
-        return self._read(work)
+        return await self._read_async(work)
 
     return _named(
         retrieve,
@@ -212,7 +216,7 @@ def _list(info: ModelInfo) -> Callable[..., Any]:
         with_deleted: bool = False,
     ) -> list[Record]:
         query = Query(filters, skip, take, order, select, with_deleted)
-        return self._read(partial(list_records, info, query=query))
+        return await self._read_async(partial(list_records, info, query=query))
 
     return _named(
         list_,
@@ -235,7 +239,7 @@ def _list_and_count(info: ModelInfo) -> Callable[..., Any]:
         with_deleted: bool = False,
     ) -> tuple[list[Record], int]:
         query = Query(filters, skip, take, order, select, with_deleted)
-        return self._read(
+        return await self._read_async(
             lambda conn: (list_records(info, conn, query), count_records(info, conn, query))
         )
 

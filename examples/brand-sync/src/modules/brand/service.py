@@ -38,7 +38,7 @@ class BrandModuleService(ModuleService, models=[Brand, QuarantinedRecord, SyncSt
         """
         if not versions:
             return 0
-        return self._read(lambda conn: _count_held(conn, versions))
+        return await self._read_async(lambda conn: _count_held(conn, versions))
 
     async def find_brands_by(
         self,
@@ -69,7 +69,7 @@ class BrandModuleService(ModuleService, models=[Brand, QuarantinedRecord, SyncSt
             return await self.list_brands(  # type: ignore[no-any-return]
                 {field: list(values)}, select=select, with_deleted=not live_only
             )
-        return self._read(lambda conn: _find_by(conn, lookup, values))
+        return await self._read_async(lambda conn: _find_by(conn, lookup, values))
 
     async def aclose(self) -> None:
         """Release the client's connections."""
