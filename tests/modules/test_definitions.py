@@ -33,6 +33,7 @@ def test_public_names_are_pinned() -> None:
         "Module",
         "ModuleService",
         "UtcDateTime",
+        "all_utc_iso",
         "generate_migration",
         "migrate",
         "pluralize",

@@ -389,10 +389,20 @@ def is_canonical(value: Any) -> bool:
 
 @given(values=st.lists(DATETIME_VALUES.filter(lambda value: value is not None), max_size=12))
 @example(values=["2024-02-30T00:00:00.000000+00:00"])
+@example(values=["2024-01-01T00:00:00.000000Z", "2024-01-01T00:00:00.000000+00:00"])
+@example(values=["2024-02-30T00:00:00.000000Z"])
 @example(values=["2024-01-01T00:00:00.000000+00:00\n2024-01-01T00:00:00.000000+00:00"])
 @example(values=["2024-01-01T00:00:00.000000+00:00", "2024-01-01T00:00:00.000000+00:00 "])
 def test_all_utc_iso_is_utc_iso_fast_returning_each_value_as_it_is(values: list[Any]) -> None:
     assert all_utc_iso(values) == (bool(values) and all(map(is_canonical, values)))
+    assert all_utc_iso(values, zulu=True) == (bool(values) and all(map(is_zulu, values)))
+
+
+def is_zulu(value: Any) -> bool:
+    """Canonical text, or canonical text with ``Z`` for ``+00:00``."""
+    if type(value) is str and value.endswith("Z"):
+        value = value[:-1] + "+00:00"
+    return is_canonical(value)
 
 
 READING_INFO = model_info(Reading)

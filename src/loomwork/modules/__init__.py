@@ -33,7 +33,7 @@ step's) or else the service's ``event_sink``. :func:`generate_migration` and
 
 from loomwork.events import EventSink
 from loomwork.modules._migrations import generate_migration, migrate
-from loomwork.modules._model import Model, UtcDateTime, utcnow
+from loomwork.modules._model import Model, UtcDateTime, all_utc_iso, utcnow
 from loomwork.modules._module import Module
 from loomwork.modules._naming import pluralize
 from loomwork.modules._service import ModuleService
@@ -45,6 +45,7 @@ __all__ = [
     "Module",
     "ModuleService",
     "UtcDateTime",
+    "all_utc_iso",
     "generate_migration",
     "migrate",
     "pluralize",

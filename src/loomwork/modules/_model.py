@@ -79,7 +79,8 @@ def utc_iso(value: datetime | str) -> str:
 
 
 # The text utc_iso returns: ASCII digits in every digit position, offset +00:00.
-_UTC_ISO_TEXT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00", re.ASCII)
+_UTC_DIGITS = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}"
+_UTC_ISO_TEXT = re.compile(_UTC_DIGITS + r"\+00:00", re.ASCII)
 
 
 def utc_iso_fast(value: datetime | str) -> str:
@@ -97,16 +98,19 @@ def utc_iso_fast(value: datetime | str) -> str:
     return utc_iso(value)
 
 
-_UTC_ISO_WIDTH = 32
-_UTC_ISO_JOINED = re.compile(f"(?:{_UTC_ISO_TEXT.pattern}\n)*{_UTC_ISO_TEXT.pattern}", re.ASCII)
+_JOINED = {
+    zulu: re.compile(f"(?:{_UTC_DIGITS}{end}\n)*{_UTC_DIGITS}{end}", re.ASCII)
+    for zulu, end in ((False, r"\+00:00"), (True, r"(?:Z|\+00:00)"))
+}
 
 
-def all_utc_iso(values: list[Any]) -> bool:
-    """True when every value is already :func:`utc_iso` text (so it is its own ``utc_iso``).
+def all_utc_iso(values: list[Any], *, zulu: bool = False) -> bool:
+    """True when every value is :func:`utc_iso` text naming a real instant, checked in bulk.
 
-    The bulk form of :func:`utc_iso_fast`'s check: one regular expression over the joined
-    texts and one ``fromisoformat`` pass (impossible dates like ``2024-02-30``), instead of
-    a function call per value. False for anything else, and for an empty list.
+    With ``zulu=True`` a ``Z`` may stand for ``+00:00``. The bulk form of
+    :func:`utc_iso_fast`'s check: one regular expression over the joined texts and one
+    ``fromisoformat`` pass (impossible dates like ``2024-02-30``), instead of a function
+    call per value. False for anything else, and for an empty list.
     """
     if not values:
         return False
@@ -114,9 +118,7 @@ def all_utc_iso(values: list[Any]) -> bool:
         joined = "\n".join(values)
     except TypeError:
         return False
-    if len(joined) != (_UTC_ISO_WIDTH + 1) * len(values) - 1:
-        return False
-    if _UTC_ISO_JOINED.fullmatch(joined) is None or set(map(type, values)) != {str}:
+    if _JOINED[zulu].fullmatch(joined) is None or set(map(type, values)) != {str}:
         return False
     try:
         deque(map(datetime.fromisoformat, values), maxlen=0)

@@ -1,16 +1,15 @@
 """Turns caller dicts into rows for bulk INSERTs.
 
 The bulk path compiles each statement once with SQLAlchemy and hands parameter tuples to
-the driver's ``executemany`` (through ``Connection.exec_driver_sql``, so engine events
-still fire). A row's JSON-ready record doubles as its parameters: datetimes are the
-canonical ISO-8601 UTC text, which is what SQLite stores and what PostgreSQL reads for a
-``timestamptz``. Only values whose type needs driver-side processing get a separate
-parameter dict.
+the driver (through ``Connection.exec_driver_sql``, so engine events still fire): on
+SQLite as INSERTs of 250 rows each, elsewhere to ``executemany``. A row's JSON-ready
+record doubles as its parameters: datetimes are the canonical ISO-8601 UTC text, which is
+what SQLite stores and what PostgreSQL reads for a ``timestamptz``. Only values whose type
+needs driver-side processing get a separate parameter dict.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-from loomwork.errors import DefinitionError, ValidationError
+from loomwork.errors import ValidationError
 from loomwork.modules._gc import paused_gc
 from loomwork.modules._ids import new_ids
 from loomwork.modules._model import UtcDateTime, all_utc_iso, utc_iso, utc_iso_fast
@@ -151,11 +150,11 @@ def insert_rows(conn: sa.Connection, info: ModelInfo, params: list[Record]) -> N
     rows makes the insert about a quarter cheaper. The rows that do not fill a last
     statement go through ``executemany``.
     """
-    statement = info.table.insert()
     per_statement = _rows_per_statement(conn.dialect, info)
-    whole = len(params) - len(params) % per_statement if per_statement > 1 else 0
-    if whole:
-        sql, shape = _multi_row_insert(conn.dialect, info, per_statement)
+    multi_row = _multi_row_insert(conn.dialect, info, per_statement)
+    whole = len(params) - len(params) % per_statement if multi_row is not None else 0
+    if multi_row is not None:
+        sql, shape = multi_row
         for start in range(0, whole, per_statement):
             with paused_gc(per_statement):
                 values = tuple(
@@ -163,32 +162,38 @@ def insert_rows(conn: sa.Connection, info: ModelInfo, params: list[Record]) -> N
                 )
             conn.exec_driver_sql(sql, values)
     if whole < len(params):
-        execute_many(conn, info, "insert", statement, params[whole:])
+        execute_many(conn, info, "insert", info.table.insert(), params[whole:])
 
 
 def _rows_per_statement(dialect: Dialect, info: ModelInfo) -> int:
     if dialect.name != "sqlite":
         return 1
     # SQLite allows 32766 parameters a statement since 3.32, 999 before.
-    limit = 32_766 if sqlite3.sqlite_version_info >= (3, 32) else 999
+    version = dialect.server_version_info or (0,)
+    limit = 32_766 if version >= (3, 32) else 999
     return min(MULTI_ROW_MAX, limit // len(info.columns))
+
+
+_multi_rows: dict[tuple[sa.Table, str, int], tuple[str, Callable[[Record], Any]] | None] = {}
 
 
 def _multi_row_insert(
     dialect: Dialect, info: ModelInfo, rows: int
-) -> tuple[str, Callable[[Record], Any]]:
-    cache_key = (info.table, f"{dialect.name}+{dialect.driver}", f"insert*{rows}")
-    compiled = _compiled.get(cache_key)
-    if compiled is None:
+) -> tuple[str, Callable[[Record], Any]] | None:
+    """The INSERT of ``rows`` rows and each row's parameter order; ``None`` if unusual."""
+    if rows < 2:
+        return None
+    cache_key = (info.table, f"{dialect.name}+{dialect.driver}", rows)
+    if cache_key not in _multi_rows:
         statement = info.table.insert().values([dict.fromkeys(info.columns)] * rows)
         multi = statement.compile(dialect=dialect)
         single = info.table.insert().compile(dialect=dialect, column_keys=list(info.columns))
         row_order = list(single.positiontup or ())
         expected = [f"{key}_m{row}" for row in range(rows) for key in row_order]
-        if multi.positiontup != expected:
-            raise DefinitionError(f"{info.name}: unexpected multi-row INSERT parameters")
-        compiled = _compiled[cache_key] = (str(multi), itemgetter(*row_order))
-    return compiled
+        # Any other parameter layout (a driver with named parameters, say) keeps executemany.
+        usable = bool(row_order) and multi.positiontup == expected
+        _multi_rows[cache_key] = (str(multi), itemgetter(*row_order)) if usable else None
+    return _multi_rows[cache_key]
 
 
 def _compile(

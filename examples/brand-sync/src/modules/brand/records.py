@@ -9,14 +9,14 @@ of the page syncs.
 from __future__ import annotations
 
 import json
-import re
-from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
 import pydantic
 from pydantic import AwareDatetime, StringConstraints
+
+from loomwork.modules import all_utc_iso
 
 from .models import MAX_NAME_LENGTH
 
@@ -96,7 +96,7 @@ def all_plainly_valid(raw: list[Any]) -> bool:
         stamps.append(item.get("updated_at"))
         if item.get("deleted_at") is not None:
             stamps.append(item["deleted_at"])
-    return not stamps or all_utc_stamps(stamps)
+    return not stamps or all_utc_iso(stamps, zulu=True)
 
 
 def _plain_text_fields(raw: Any) -> bool:
@@ -111,29 +111,6 @@ def _plain_text_fields(raw: Any) -> bool:
         and not name.isspace()
         and (link is None or (type(link) is str and link != ""))
     )
-
-
-_STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(?:Z|\+00:00)"
-_JOINED_STAMPS = re.compile(f"(?:{_STAMP}\n)*{_STAMP}", re.ASCII)
-
-
-def all_utc_stamps(values: list[Any]) -> bool:
-    """True when every value is fixed-width UTC text naming a real instant, checked in bulk.
-
-    The form is ``YYYY-MM-DDTHH:MM:SS.ffffff`` then ``Z`` or ``+00:00``. False for an
-    empty list.
-    """
-    try:
-        joined = "\n".join(values)
-    except TypeError:
-        return False
-    if _JOINED_STAMPS.fullmatch(joined) is None or set(map(type, values)) != {str}:
-        return False
-    try:
-        deque(map(datetime.fromisoformat, values), maxlen=0)
-    except ValueError:
-        return False
-    return True
 
 
 def is_utc_stamp(value: Any) -> bool:

@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from loomwork.modules import all_utc_iso
+
 from ...modules.brand import SYNC_SOURCE, BrandModuleService, BrandPage
 from ...modules.brand.quarantine import holds_any, quarantine_key
-from ...modules.brand.records import all_utc_stamps
 
 
 class SettledCheck:
@@ -78,4 +79,4 @@ def _versions(listed: Sequence[Any]) -> dict[str, str] | None:
         return None
     if len(sent) != len(listed) or set(map(type, sent)) != {str} or "\0" in "".join(sent):
         return None
-    return sent if all_utc_stamps(list(sent.values())) else None
+    return sent if all_utc_iso(list(sent.values()), zulu=True) else None
