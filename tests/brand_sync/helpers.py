@@ -44,6 +44,16 @@ def system_brands(system: RunningServer, *, include_deleted: bool = False) -> li
         params["cursor"] = body["next_cursor"]
 
 
+def create_in_system(system: RunningServer, name: str) -> dict[str, Any]:
+    """Create a brand through the system's public API."""
+    response = httpx.post(
+        f"{system.base_url}/brands", json={"name": name}, headers=system.headers, timeout=10
+    )
+    response.raise_for_status()
+    body: dict[str, Any] = response.json()
+    return body
+
+
 def rename_in_system(system: RunningServer, brand_id: str, name: str) -> dict[str, Any]:
     """Rename a brand through the system's public API."""
     response = httpx.patch(

@@ -73,6 +73,10 @@ async def test_bad_input_and_missing_token_are_refused(http: httpx.AsyncClient) 
     status, body = await call(http, "POST", "/admin/brands", json={"name": "  "})
     assert status == 400
     assert body["field"] == "name"
+    status, body = await call(http, "POST", "/admin/brands", json={"name": "Acme\u0000"})
+    assert status == 400
+    assert body["field"] == "name"
+    assert "NUL" in body["message"]
     status, _ = await call(http, "GET", "/admin/brands", headers={"Authorization": "Bearer x"})
     assert status == 401
 

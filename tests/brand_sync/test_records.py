@@ -30,6 +30,7 @@ stamps = st.one_of(
 )
 texts = st.one_of(
     st.text(max_size=5),
+    st.sampled_from(["\0", "Acme\0", "\0Acme"]),
     st.text(min_size=250, max_size=260),
     st.sampled_from(["", " ", "\t\n", "Acme"]),
     st.integers(),
@@ -106,6 +107,29 @@ def test_a_page_in_the_system_s_shape_passes_the_bulk_check() -> None:
     assert client.split_valid(impossible)[1][0].record_id == "brd_x"
     for bad in ({"name": " "}, {"id": 7}, {"deleted_at": "2026-11-26T15:31:00Z"}):
         assert not records.all_plainly_valid([*page, {**page[1], **bad}])
+
+
+@pytest.mark.parametrize("field", ["id", "name", "external_id"])
+def test_a_nul_character_in_a_text_field_quarantines_the_record(field: str) -> None:
+    """PostgreSQL cannot store it, and SQLite's JSON lookups would cut the text at it."""
+    raw = {
+        "id": "brd_000000000001",
+        "name": "Acme",
+        "external_id": "brand_1",
+        "updated_at": "2026-11-26T15:30:00.123456Z",
+        "deleted_at": None,
+    }
+    spoiled = {**raw, field: raw[field] + "\0tail"}
+
+    assert records.plainly_valid(raw)
+    assert not records.plainly_valid(spoiled)
+    assert not records.all_plainly_valid([raw, spoiled])
+    valid, bad = client.split_valid([raw, spoiled])
+    assert valid == [raw]
+    assert bad[0].field == field
+    assert "NUL" in bad[0].reason
+    assert "\0" not in bad[0].record_id + bad[0].payload
+    assert bad[0].record_id == spoiled["id"].replace("\0", "\\u0000")
 
 
 json_values = st.recursive(

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from loomwork.workflows import RunState
 
 from .conftest import API_KEY, App, brand, pull
-from .helpers import seed, set_faults, system_brands
+from .helpers import create_in_system, seed, set_faults, system_brands
 
 SYNC_WORKFLOW = "sync-brands-from-system"
 
@@ -136,6 +136,23 @@ async def test_a_name_held_by_a_store_only_brand_is_quarantined(app: App) -> Non
     assert report.created == 4
     assert [(row["field"], row["reason"]) for row in rows] == [
         ("name", "name 'Brand 3' is already used by another brand in the store")
+    ]
+
+
+async def test_a_name_with_a_nul_character_is_quarantined_and_the_rest_syncs(app: App) -> None:
+    seed(app.system, 3)
+    spoiled = create_in_system(app.system, "Acme\0Corp")
+    assert any("\0" in brand["name"] for brand in system_brands(app.system))
+
+    report = await pull.sync_brands_from_system(app.container)
+
+    rows, _ = await brand_quarantine(app)
+    assert (report.created, report.quarantined) == (3, 1)
+    assert [(row["record_id"], row["field"]) for row in rows] == [(spoiled["id"], "name")]
+    assert sorted(row["name"] for row in await app.store_brands()) == [
+        "Brand 1",
+        "Brand 2",
+        "Brand 3",
     ]
 
 

@@ -20,6 +20,7 @@ from loomwork.modules import all_utc_iso
 
 from .models import MAX_NAME_LENGTH
 
+NUL = "\0"
 Name = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=MAX_NAME_LENGTH)]
 
 
@@ -39,6 +40,14 @@ class SystemBrand(pydantic.BaseModel):
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("name must not be blank")
+        return value
+
+    @pydantic.field_validator("id", "name", "external_id")
+    @classmethod
+    def _no_nul(cls, value: str | None) -> str | None:
+        # PostgreSQL text cannot hold NUL, and SQLite's JSON functions cut text at one.
+        if value is not None and NUL in value:
+            raise ValueError("must not contain NUL characters (U+0000)")
         return value
 
     @property
@@ -106,10 +115,12 @@ def _plain_text_fields(raw: Any) -> bool:
     return (
         type(brand_id) is str
         and brand_id != ""
+        and NUL not in brand_id
         and type(name) is str
         and 0 < len(name) <= MAX_NAME_LENGTH
         and not name.isspace()
-        and (link is None or (type(link) is str and link != ""))
+        and NUL not in name
+        and (link is None or (type(link) is str and link != "" and NUL not in link))
     )
 
 
@@ -160,7 +171,8 @@ def to_iso(moment: datetime) -> str:
 
 def _record_id(raw: Any) -> str:
     if isinstance(raw, dict) and isinstance(raw.get("id"), str) and raw["id"]:
-        return str(raw["id"])
+        # Written as an escape: the quarantine row must be storable on every database.
+        return str(raw["id"]).replace(NUL, "\\u0000")
     return "<no id>"
 
 

@@ -11,6 +11,7 @@ from loomwork.errors import ValidationError
 
 from ....modules.brand import BRAND_MODULE, BrandModuleService
 from ....modules.brand.models import MAX_NAME_LENGTH
+from ....modules.brand.records import NUL
 
 MAX_LIMIT = 200
 BRAND_FIELDS = (
@@ -46,9 +47,10 @@ async def brand_body(request: Request) -> dict[str, Any]:
     except ValueError:
         raise ValidationError("the body must be JSON", record="brand", field="body") from None
     name = body.get("name") if isinstance(body, dict) else None
-    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME_LENGTH:
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME_LENGTH or NUL in name:
         raise ValidationError(
-            f"name must be a non-blank string of at most {MAX_NAME_LENGTH} characters",
+            f"name must be a non-blank string of at most {MAX_NAME_LENGTH} characters"
+            " without NUL characters",
             record="brand",
             field="name",
         )
