@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -32,6 +34,46 @@ class ListSink:
 
     def names_and_ids(self) -> list[tuple[str, str]]:
         return [(event.name, event.data["id"]) for event in self.events]
+
+
+class StatementLog:
+    """Statements sent to the driver and the threads that sent them (executemany: once)."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self.entries: list[tuple[int, str]] = []
+        sa.event.listen(engine, "before_cursor_execute", self._record)
+
+    def _record(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        self.entries.append((threading.get_ident(), statement))
+
+    @property
+    def statements(self) -> list[str]:
+        """The statements, transaction control and pragmas left out."""
+        return [
+            statement
+            for _, statement in self.entries
+            if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "PRAGMA"))
+        ]
+
+    @property
+    def threads(self) -> set[int]:
+        """The idents of the threads that sent any statement."""
+        return {thread for thread, _ in self.entries}
+
+    def reset(self) -> None:
+        self.entries.clear()
+
+    def remove(self) -> None:
+        sa.event.remove(self.engine, "before_cursor_execute", self._record)
+
+
+@pytest.fixture
+def statement_log(engine: sa.Engine) -> Iterator[StatementLog]:
+    """Every statement the engine sends while the test runs."""
+    log = StatementLog(engine)
+    yield log
+    log.remove()
 
 
 @pytest.fixture(scope="session")

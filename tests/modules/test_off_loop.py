@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,30 +17,8 @@ import sqlalchemy as sa
 from loomwork.db import create_engine
 from loomwork.modules import Model
 
-from .conftest import TABLES, ListSink
+from .conftest import TABLES, ListSink, StatementLog
 from .fixtures.brand import BrandModuleService, module
-
-
-class ThreadRecorder:
-    """Which threads sent statements to the driver."""
-
-    def __init__(self, engine: sa.Engine) -> None:
-        self.engine = engine
-        self.threads: set[int] = set()
-        sa.event.listen(engine, "before_cursor_execute", self._record)
-
-    def _record(self, *_: Any) -> None:
-        self.threads.add(threading.get_ident())
-
-    def remove(self) -> None:
-        sa.event.remove(self.engine, "before_cursor_execute", self._record)
-
-
-@pytest.fixture
-def recorder(engine: sa.Engine) -> Iterator[ThreadRecorder]:
-    recording = ThreadRecorder(engine)
-    yield recording
-    recording.remove()
 
 
 class ThreadSink(ListSink):
@@ -57,7 +34,7 @@ class ThreadSink(ListSink):
 
 
 async def test_calls_run_on_a_worker_thread_and_events_reach_the_sink_on_the_loop(
-    engine: sa.Engine, recorder: ThreadRecorder
+    engine: sa.Engine, statement_log: StatementLog
 ) -> None:
     sink = ThreadSink()
     service = module.create_service(engine, event_sink=sink)
@@ -68,20 +45,20 @@ async def test_calls_run_on_a_worker_thread_and_events_reach_the_sink_on_the_loo
     listed = await service.list_brands({"id": [row["id"] for row in created]})
 
     assert [row["name"] for row in listed] == ["a", "b"]
-    assert recorder.threads
-    assert loop_thread not in recorder.threads
+    assert statement_log.threads
+    assert loop_thread not in statement_log.threads
     assert sink.threads == [loop_thread]
     assert [event.name for event in sink.events] == ["brand.created", "brand.created"]
 
 
 async def test_calls_inside_a_transaction_block_stay_on_the_loop(
-    service: BrandModuleService, recorder: ThreadRecorder, sink: ListSink
+    service: BrandModuleService, statement_log: StatementLog, sink: ListSink
 ) -> None:
     async with service.transaction():
         created = await service.create_brands({"name": "inside"})
         found = await service.list_brands({"id": created["id"]})
     assert found == [created]
-    assert recorder.threads == {threading.get_ident()}
+    assert statement_log.threads == {threading.get_ident()}
     assert [event.name for event in sink.events] == ["brand.created"]
 
 
@@ -129,7 +106,7 @@ async def test_a_cancelled_write_still_commits_whole_and_emits_its_events(
 def test_an_in_memory_database_keeps_its_calls_on_the_loop() -> None:
     engine = create_engine("sqlite://")
     Model.metadata.create_all(engine, tables=TABLES)
-    recorder = ThreadRecorder(engine)
+    statement_log = StatementLog(engine)
     sink = ListSink()
     service = module.create_service(engine, event_sink=sink)
     assert isinstance(service, BrandModuleService)
@@ -140,6 +117,6 @@ def test_an_in_memory_database_keeps_its_calls_on_the_loop() -> None:
         return rows
 
     assert [row["name"] for row in asyncio.run(scenario())] == ["memory"]
-    assert recorder.threads == {threading.get_ident()}
+    assert statement_log.threads == {threading.get_ident()}
     assert [event.name for event in sink.events] == ["brand.created"]
     engine.dispose()
