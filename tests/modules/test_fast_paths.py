@@ -28,7 +28,7 @@ from loomwork.modules import Model, ModuleService
 from loomwork.modules._filters import LARGE_IN_LIST
 from loomwork.modules._model import all_utc_iso, utc_iso, utc_iso_fast
 from loomwork.modules._reads import Query, _build_statement, list_records
-from loomwork.modules._rows import Rows, _build_each, _build_plain, _plan
+from loomwork.modules._rows import Rows, _build_each, _build_plain, _multi_row_insert, _plan
 from loomwork.modules._shaped import _prepare, _prepared, _shape
 from loomwork.modules._table import model_info
 
@@ -469,3 +469,19 @@ async def test_a_conflict_in_any_statement_of_a_bulk_create_writes_nothing(
         await service.create_brands(items)
     assert await service.list_brands() == []
     assert len(await service.create_brands(items[:-1])) == 600
+
+
+@pytest.mark.parametrize("info", [READING_INFO, BRAND_INFO], ids=["reading", "brand"])
+def test_the_multi_row_insert_is_the_statement_sqlalchemy_compiles(info: Any) -> None:
+    rows = 3
+    made = _multi_row_insert(SQLITE, info, rows)
+    assert made is not None
+    compiled = (
+        info.table.insert().values([dict.fromkeys(info.columns)] * rows).compile(dialect=SQLITE)
+    )
+    assert made[0] == str(compiled)
+    record = {key: f"value of {key}" for key in info.columns}
+    assert list(made[1](record)) == [
+        record[name.rsplit("_m", 1)[0]] for name in compiled.positiontup[: len(info.columns)]
+    ]
+    assert _multi_row_insert(psycopg.dialect(), info, rows) is None  # type: ignore[no-untyped-call]

@@ -10,6 +10,7 @@ needs driver-side processing get a separate parameter dict.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -175,24 +176,32 @@ def _rows_per_statement(dialect: Dialect, info: ModelInfo) -> int:
 
 
 _multi_rows: dict[tuple[sa.Table, str, int], tuple[str, Callable[[Record], Any]] | None] = {}
+# A compiled single-row INSERT whose VALUES are positional markers only.
+_ONE_ROW = re.compile(r"(INSERT INTO .+ VALUES )(\((?:\?, )*\?\))", re.DOTALL)
 
 
 def _multi_row_insert(
     dialect: Dialect, info: ModelInfo, rows: int
 ) -> tuple[str, Callable[[Record], Any]] | None:
-    """The INSERT of ``rows`` rows and each row's parameter order; ``None`` if unusual."""
+    """The INSERT of ``rows`` rows and each row's parameter order; ``None`` if unusual.
+
+    The single-row statement's VALUES group is repeated: SQLAlchemy would take tens of
+    milliseconds to compile a statement of a few thousand parameters.
+    """
     if rows < 2:
         return None
     cache_key = (info.table, f"{dialect.name}+{dialect.driver}", rows)
     if cache_key not in _multi_rows:
-        statement = info.table.insert().values([dict.fromkeys(info.columns)] * rows)
-        multi = statement.compile(dialect=dialect)
         single = info.table.insert().compile(dialect=dialect, column_keys=list(info.columns))
         row_order = list(single.positiontup or ())
-        expected = [f"{key}_m{row}" for row in range(rows) for key in row_order]
-        # Any other parameter layout (a driver with named parameters, say) keeps executemany.
-        usable = bool(row_order) and multi.positiontup == expected
-        _multi_rows[cache_key] = (str(multi), itemgetter(*row_order)) if usable else None
+        matched = _ONE_ROW.fullmatch(str(single))
+        # Any other shape (named parameters, say) keeps executemany.
+        usable = matched is not None and matched[2].count("?") == len(row_order) > 0
+        _multi_rows[cache_key] = (
+            (matched[1] + ", ".join([matched[2]] * rows), itemgetter(*row_order))
+            if matched is not None and usable
+            else None
+        )
     return _multi_rows[cache_key]
 
 

@@ -10,7 +10,9 @@ travels in the ``Authorization`` header: it is redacted from ``repr`` and never 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
+import importlib
 import json
 import logging
 import random
@@ -36,6 +38,11 @@ from .records import (
 )
 
 logger = logging.getLogger("brand_sync.client")
+
+# httpcore imports anyio's asyncio backend on the first request of a process; importing
+# it here keeps those 30 ms of imports out of the first sync.
+with contextlib.suppress(ImportError):
+    importlib.import_module("anyio._backends._asyncio")
 
 Sleep = Callable[[float], Awaitable[None]]
 _RETRY_STATUSES = frozenset({500, 502, 503, 504})
