@@ -192,13 +192,16 @@ def _multi_row_insert(
         return None
     cache_key = (info.table, f"{dialect.name}+{dialect.driver}", rows)
     if cache_key not in _multi_rows:
-        single = info.table.insert().compile(dialect=dialect, column_keys=list(info.columns))
-        row_order = list(single.positiontup or ())
-        matched = _ONE_ROW.fullmatch(str(single))
+        sql, shape = _compile(dialect, info, info.table.insert())
+        matched = _ONE_ROW.fullmatch(sql)
         # Any other shape (named parameters, say) keeps executemany.
-        usable = matched is not None and matched[2].count("?") == len(row_order) > 0
+        usable = (
+            matched is not None
+            and shape is not _same
+            and matched[2].count("?") == len(info.columns)
+        )
         _multi_rows[cache_key] = (
-            (matched[1] + ", ".join([matched[2]] * rows), itemgetter(*row_order))
+            (matched[1] + ", ".join([matched[2]] * rows), shape)
             if matched is not None and usable
             else None
         )

@@ -30,7 +30,8 @@ def restore(execution: Execution, record: RunRecord) -> None:
         if step.state in RESOLVED_STEP_STATES or step.output_json is not None:
             execution.scope.outputs[key] = decode(step.output_json)
         if step.compensate_input_json == SAME_AS_OUTPUT:
-            execution.compensate_inputs[key] = decode(step.output_json)
+            # The very object, as in the run that stored it (output_json is set then).
+            execution.compensate_inputs[key] = execution.scope.outputs[key]
         elif step.compensate_input_json is not None:
             execution.compensate_inputs[key] = decode(step.compensate_input_json)
         if step.events_json is not None:

@@ -91,18 +91,23 @@ _COUNT_HELD = (
 
 
 def _count_held(conn: sa.Connection, versions: Mapping[str, str]) -> int:
-    params = (orjson.dumps(versions).decode(),)
+    sql = _SQLITE_COUNT_HELD if conn.dialect.name == "sqlite" else _COUNT_HELD
+    rows = _fetch_raw(conn, sql, orjson.dumps(versions).decode())
+    return int(rows[0][0]) if rows else 0
+
+
+def _fetch_raw(conn: sa.Connection, sql: str, json_param: str) -> list[Any]:
+    """The rows of ``sql`` with its one JSON parameter, on the driver's own cursor."""
     cursor = conn.connection.cursor()
     try:
         if conn.dialect.name == "sqlite":
-            cursor.execute(_SQLITE_COUNT_HELD, params)
+            cursor.execute(sql, (json_param,))
         else:
             # Never a server-side prepared statement: its generic plan, made while the
             # table was small (a first sync), would scan the whole table ever after.
             psycopg_cursor: Any = cursor  # ``prepare`` is psycopg's own keyword
-            psycopg_cursor.execute(_COUNT_HELD, params, prepare=False)
-        (count,) = cursor.fetchone() or (0,)
-        return int(count)
+            psycopg_cursor.execute(sql, (json_param,), prepare=False)
+        return list(cursor.fetchall())
     finally:
         cursor.close()
 
@@ -206,18 +211,8 @@ def _lookup_sql(dialect: sa.Dialect, lookup: _Lookup) -> str:
 
 
 def _find_by(conn: sa.Connection, lookup: _Lookup, values: Sequence[str]) -> list[dict[str, Any]]:
-    params = (orjson.dumps(list(dict.fromkeys(values))).decode(),)
-    cursor = conn.connection.cursor()
-    try:
-        statement = lookup.statement(conn.dialect)
-        if conn.dialect.name == "sqlite":
-            cursor.execute(statement, params)
-        else:
-            psycopg_cursor: Any = cursor  # never a generic plan, as in _count_held
-            psycopg_cursor.execute(statement, params, prepare=False)
-        rows = cursor.fetchall()
-    finally:
-        cursor.close()
+    param = orjson.dumps(list(dict.fromkeys(values))).decode()
+    rows = _fetch_raw(conn, lookup.statement(conn.dialect), param)
     keys = lookup.keys
     return [dict(zip(keys, row, strict=True)) for row in rows]
 
