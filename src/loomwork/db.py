@@ -8,15 +8,20 @@ replaced instead of failing the next statement.
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.schema import CreateIndex, CreateTable
 
 from loomwork.errors import ConfigurationError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+_DDL_ATTEMPTS = 3
+_WAL_RETRY_PAUSE_S = 0.005
 
 
 def create_engine(url: str | sa.URL, **options: Any) -> sa.Engine:
@@ -51,6 +56,28 @@ def engine_for(
     return engine, owned
 
 
+def create_missing_tables(metadata: sa.MetaData, engine: sa.Engine) -> None:
+    """Create the tables and indexes of ``metadata`` that do not exist yet.
+
+    Safe when several processes (or threads) do it at once on one database: every statement
+    is ``IF NOT EXISTS``, so nobody fails on what another just created. PostgreSQL can still
+    refuse two simultaneous creations of one table (a unique violation in its catalog); the
+    next pass then finds the table and creates nothing.
+    """
+    for attempt in range(1, _DDL_ATTEMPTS + 1):
+        try:
+            with engine.begin() as connection:
+                for table in metadata.sorted_tables:
+                    connection.execute(CreateTable(table, if_not_exists=True))
+                    for index in sorted(table.indexes, key=lambda index: str(index.name)):
+                        connection.execute(CreateIndex(index, if_not_exists=True))
+        except sa.exc.DBAPIError:
+            if attempt == _DDL_ATTEMPTS:
+                raise
+        else:
+            return
+
+
 def is_sqlite(engine: sa.Engine) -> bool:
     """True when ``engine`` talks to SQLite."""
     return engine.dialect.name == "sqlite"
@@ -59,9 +86,24 @@ def is_sqlite(engine: sa.Engine) -> bool:
 def _configure_sqlite(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _switch_to_wal(cursor)
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
     finally:
         cursor.close()
+
+
+def _switch_to_wal(cursor: Any) -> None:
+    # Switching a fresh file to WAL needs it to itself, and SQLite answers "locked" at once,
+    # without waiting on the busy timeout, while another connection is doing the same.
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() >= deadline:
+                raise
+            time.sleep(_WAL_RETRY_PAUSE_S)
+        else:
+            return

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from typing_extensions import override
 
-from loomwork.db import engine_for
+from loomwork.db import create_missing_tables, engine_for
 from loomwork.scheduler._records import EXECUTED_OUTCOMES, JobRun, RunOutcome
 from loomwork.scheduler.stores._port import ABANDONED_PREFIX, ABANDONED_SUFFIX, ScheduleStore
 
@@ -105,11 +105,7 @@ class SqlAlchemyScheduleStore(ScheduleStore):
     def create_tables(self) -> None:
         """Create the table and its indexes if they are missing (idempotent)."""
         assert self.table.metadata is not None
-        try:
-            self.table.metadata.create_all(self._engine)
-        except sa.exc.DBAPIError:
-            # Another process created them between our check and our CREATE.
-            self.table.metadata.create_all(self._engine)
+        create_missing_tables(self.table.metadata, self._engine)
         self._ready = True
 
     @override

@@ -25,7 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.compiler import SQLCompiler
 from typing_extensions import override
 
-from loomwork.db import engine_for
+from loomwork.db import create_missing_tables, engine_for
 from loomwork.errors import NotFoundError
 from loomwork.workflows._records import RunRecord, RunState, StepRecord
 from loomwork.workflows.stores._port import ExecutionStore
@@ -80,12 +80,7 @@ class SqlAlchemyStore(ExecutionStore):
 
     def create_tables(self) -> None:
         """Create the store's tables and indexes if they are missing (idempotent)."""
-        try:
-            self.tables.metadata.create_all(self._engine)
-        except sa.exc.DBAPIError:
-            # Another process created them between our check and our CREATE; the second
-            # pass sees them and creates nothing.
-            self.tables.metadata.create_all(self._engine)
+        create_missing_tables(self.tables.metadata, self._engine)
         self._ready = True
 
     def _begin(self) -> AbstractContextManager[sa.Connection]:
