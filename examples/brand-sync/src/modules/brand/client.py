@@ -435,7 +435,9 @@ def split_valid(raw: list[Any]) -> tuple[list[dict[str, Any]], list[BadRecord]]:
 def _joined(pages: list[BrandPage]) -> BrandPage:
     """Consecutive pages as one: their records in order, the first's cursor, the last's next."""
     stamps = [page.max_updated_at for page in pages if page.max_updated_at is not None]
-    listed = [record for page in pages for record in page.listed]
+    listed: list[Any] = []
+    for page in pages:
+        listed += page.listed
     return BrandPage(listed, pages[0].cursor, pages[-1].next_cursor, max(stamps, default=None))
 
 

@@ -31,8 +31,9 @@ class BrandModuleService(ModuleService, models=[Brand, QuarantinedRecord, SyncSt
         """How many of ``versions`` the store holds, deleted brands included.
 
         A version is held when the brand linked to that system id records that very
-        system stamp. ``versions`` maps system ids to their ``updated_at`` as
-        fixed-width UTC text with ``Z`` or ``+00:00`` naming a real instant. The pairs
+        system stamp. ``versions`` maps system ids to their ``updated_at``; a stamp
+        counts only as that instant's fixed-width UTC text (microseconds, then ``Z`` or
+        ``+00:00``), so an odd or impossible one is simply not held. The pairs
         travel as one JSON parameter and only the count comes back, so checking a page
         of a thousand unchanged records costs under a millisecond.
         """
@@ -79,14 +80,18 @@ class BrandModuleService(ModuleService, models=[Brand, QuarantinedRecord, SyncSt
 _TABLE = Brand.__tablename__
 # The hot read of a re-sync, as fixed text on the driver's cursor: SQLAlchemy's
 # expanding IN would compile a thousand parameters per page.
+# A stamp counts as held when it is the stored instant written as fixed-width UTC text,
+# ending in "Z" or "+00:00": compared as text, so no stamp can make the statement fail.
 _SQLITE_COUNT_HELD = (
     f"SELECT COUNT(*) FROM json_each(?) AS v JOIN {_TABLE} AS b"
-    " ON b.external_id = v.key"
+    " ON b.external_id = v.key AND substr(v.value, 27) IN ('Z', '+00:00')"
     " AND b.system_updated_at = substr(v.value, 1, 26) || '+00:00'"
 )
 _COUNT_HELD = (
     f"SELECT COUNT(*) FROM json_each_text(%s::json) AS v JOIN {_TABLE} AS b"
-    " ON b.external_id = v.key AND b.system_updated_at = v.value::timestamptz"
+    " ON b.external_id = v.key AND substr(v.value, 27) IN ('Z', '+00:00')"
+    " AND substr(v.value, 1, 26)"
+    " = to_char(timezone('UTC', b.system_updated_at), 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"
 )
 
 
