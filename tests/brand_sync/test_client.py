@@ -143,6 +143,28 @@ async def test_writes_and_not_found(client: Any) -> None:
         await client.get_brand("brd_999999999999")
 
 
+async def test_an_id_is_sent_escaped_whatever_characters_it_holds(client: Any) -> None:
+    created = await client.create_brand("Acme", None)
+    # Unescaped, the "?" would end the path and fetch, rename or delete ``created``.
+    for odd in (f"{created.id}?x=1", f"{created.id}#top", f"../{created.id}"):
+        with pytest.raises(brand.BrandSystemNotFound):
+            await client.get_brand(odd)
+        with pytest.raises(brand.BrandSystemNotFound):
+            await client.update_brand(odd, {"name": "Hijacked"})
+        with pytest.raises(brand.BrandSystemNotFound):
+            await client.delete_brand(odd)
+    # The reference system routes on the decoded path: it redirects "<id>/" to the brand,
+    # and the client does not follow (the API never redirects), so nothing changes.
+    with pytest.raises(brand.BrandSystemError, match="answered 307"):
+        await client.get_brand(f"{created.id}/")
+    with pytest.raises(brand.BrandSystemError, match="answered 307"):
+        await client.update_brand(f"{created.id}/", {"name": "Hijacked"})
+    with pytest.raises(brand.BrandSystemError, match="answered 307"):
+        await client.delete_brand(f"{created.id}/")
+    fetched = await client.get_brand(created.id)
+    assert (fetched.name, fetched.deleted) == ("Acme", False)
+
+
 def test_repr_and_options_hide_the_api_key(brand_system: RunningServer) -> None:
     options = brand.BrandModuleOptions(base_url=brand_system.base_url, api_key=API_KEY)
     made = brand.BrandSystemClient(brand_system.base_url, API_KEY)
