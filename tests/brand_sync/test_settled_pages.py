@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -196,47 +199,90 @@ async def test_finished_page_runs_are_kept_for_a_day(app: App) -> None:
     assert record.expires_at == pytest.approx(record.finished_at + 24 * 3600)
 
 
-def versions_one_by_one(listed: list[Any]) -> dict[str, str] | None:
-    """What the settled check compares, record by record: ids and stamps as listed."""
-    versions: dict[str, str] = {}
-    for record in listed:
-        if type(record) is not dict:
-            return None
-        system_id, stamp = record.get("id"), record.get("updated_at")
-        if type(system_id) is not str or "\0" in system_id or system_id in versions:
-            return None
-        if type(stamp) is not str or "\0" in stamp:
-            return None
-        versions[system_id] = stamp
-    return versions
+Listing = tuple[list[Any], list[Any]]
 
 
-stamp_texts = st.one_of(
-    st.datetimes(timezones=st.just(UTC)).map(
-        lambda moment: moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
+def later(stamp: str) -> str:
+    moment = datetime.fromisoformat(stamp) + timedelta(microseconds=1)
+    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def replace_at(values: list[Any], index: int, value: Any) -> list[Any]:
+    return [*values[:index], value, *values[index + 1 :]]
+
+
+# How a listing may differ from the versions the store holds, and the check's answer.
+CHANGES: dict[str, tuple[Callable[[list[Any], list[Any]], Listing], bool]] = {
+    "as listed": (lambda ids, stamps: (ids, stamps), True),
+    "stamps ending +00:00": (
+        lambda ids, stamps: (ids, [stamp.replace("Z", "+00:00") for stamp in stamps]),
+        True,
     ),
-    st.datetimes(timezones=st.just(UTC)).map(lambda m: m.isoformat(timespec="microseconds")),
-    st.sampled_from(
-        ["2026-11-26T10:00:00Z", "x" * 26 + "Z", "", "2026-02-30T10:00:00.000000Z", "Z\0"]
+    "one stamp a microsecond later": (
+        lambda ids, stamps: (ids, replace_at(stamps, 2, later(stamps[2]))),
+        False,
     ),
-    st.integers(),
-    st.none(),
-)
-listed_records = st.lists(
-    st.one_of(
-        st.fixed_dictionaries(
-            {
-                "id": st.sampled_from(["a", "b", "c", "a\0"]) | st.integers(),
-                "updated_at": stamp_texts,
-            }
-        ),
-        st.fixed_dictionaries({"id": st.just("d")}),
-        st.lists(st.integers(), max_size=1),
+    "one stamp with five fraction digits": (
+        lambda ids, stamps: (ids, replace_at(stamps, 2, stamps[2][:25] + "Z")),
+        False,
     ),
-    max_size=4,
-)
+    "one stamp impossible": (
+        lambda ids, stamps: (ids, replace_at(stamps, 4, "2026-02-30T10:00:00.000000Z")),
+        False,
+    ),
+    "one stamp with Z twice": (
+        lambda ids, stamps: (ids, replace_at(stamps, 3, stamps[3] + "Z")),
+        False,
+    ),
+    "one stamp not text": (lambda ids, stamps: (ids, replace_at(stamps, 1, 5)), False),
+    "a NUL after the last stamp": (
+        lambda ids, stamps: (ids, replace_at(stamps, 4, stamps[4] + "\0")),
+        False,
+    ),
+    "an unknown id": (lambda ids, stamps: (replace_at(ids, 2, "brd_unknown"), stamps), False),
+    "an id not text": (lambda ids, stamps: (replace_at(ids, 0, 17), stamps), False),
+    "a NUL in an id": (lambda ids, stamps: (replace_at(ids, 1, ids[1] + "\0"), stamps), False),
+    "two ids swapped": (
+        lambda ids, stamps: ([ids[1], ids[0], *ids[2:]], stamps),
+        False,
+    ),
+    # Held, every one: what the system lists around them is no matter.
+    "one record left out": (
+        lambda ids, stamps: ([*ids[:2], *ids[3:]], [*stamps[:2], *stamps[3:]]),
+        True,
+    ),
+    "records in another order": (lambda ids, stamps: (ids[::-1], stamps[::-1]), True),
+    "only the first record": (lambda ids, stamps: (ids[:1], stamps[:1]), True),
+    "one record twice": (
+        lambda ids, stamps: ([*ids, ids[-1]], [*stamps, stamps[-1]]),
+        False,
+    ),
+}
 
 
-@given(listed_records)
-def test_the_bulk_version_check_agrees_with_the_one_by_one_rule(listed: list[Any]) -> None:
-    assert settled._versions(listed) == versions_one_by_one(listed)
+@pytest.mark.parametrize("change", list(CHANGES))
+async def test_a_page_is_settled_only_when_every_listed_version_is_held(
+    app: App, change: str
+) -> None:
+    seed(app.system, 5)
+    await pull.sync_brands_from_system(app.container)
+    listed = (await app.service.client.fetch_page()).listed
+    make, expected = CHANGES[change]
+    ids, stamps = make([r["id"] for r in listed], [r["updated_at"] for r in listed])
+    changed = [{"id": i, "updated_at": stamp} for i, stamp in zip(ids, stamps, strict=True)]
+    page = brand.BrandPage(changed, None, None)
+
+    assert await settled.page_is_settled(app.service, page) is expected
+
+
+json_texts = st.text(alphabet=st.sampled_from('Z":,{}\\az\0'), max_size=6)
+
+
+@given(st.dictionaries(json_texts, json_texts, max_size=5))
+def test_the_stored_form_changes_only_a_final_z_of_each_value(versions: dict[str, str]) -> None:
+    stored = json.loads(brand.service._stored_form(orjson.dumps(versions)))
+
+    assert stored == {
+        key: value[:-1] + "+00:00" if value.endswith("Z") else value
+        for key, value in versions.items()
+    }

@@ -82,10 +82,10 @@ _TABLE = Brand.__tablename__
 # expanding IN would compile a thousand parameters per page.
 # A stamp counts as held when it is the stored instant written as fixed-width UTC text,
 # ending in "Z" or "+00:00": compared as text, so no stamp can make the statement fail.
+# SQLite stores the "+00:00" form, and gets the stamps in it (see ``_stored_form``).
 _SQLITE_COUNT_HELD = (
     f"SELECT COUNT(*) FROM json_each(?) AS v JOIN {_TABLE} AS b"
-    " ON b.external_id = v.key AND substr(v.value, 27) IN ('Z', '+00:00')"
-    " AND b.system_updated_at = substr(v.value, 1, 26) || '+00:00'"
+    " ON b.external_id = v.key AND b.system_updated_at = v.value"
 )
 _COUNT_HELD = (
     f"SELECT COUNT(*) FROM json_each_text(%s::json) AS v JOIN {_TABLE} AS b"
@@ -96,9 +96,23 @@ _COUNT_HELD = (
 
 
 def _count_held(conn: sa.Connection, versions: Mapping[str, str]) -> int:
-    sql = _SQLITE_COUNT_HELD if conn.dialect.name == "sqlite" else _COUNT_HELD
-    rows = _fetch_raw(conn, sql, orjson.dumps(versions).decode())
+    param = orjson.dumps(versions)
+    if conn.dialect.name == "sqlite":
+        sql, param = _SQLITE_COUNT_HELD, _stored_form(param)
+    else:
+        sql = _COUNT_HELD
+    rows = _fetch_raw(conn, sql, param.decode())
     return int(rows[0][0]) if rows else 0
+
+
+def _stored_form(versions_json: bytes) -> bytes:
+    """``{id: stamp}`` JSON with every stamp's final ``Z`` written ``+00:00``, as SQLite stores it.
+
+    Two replacements over the whole text, instead of a pass over the pairs: only the end
+    of a value is followed by ``",`` or ``"}`` (a key by ``":``, a quote inside a string
+    is escaped), so no id changes. A value that is no stamp just stays unequal.
+    """
+    return versions_json.replace(b'Z",', b'+00:00",').replace(b'Z"}', b'+00:00"}')
 
 
 def _fetch_raw(conn: sa.Connection, sql: str, json_param: str) -> list[Any]:
