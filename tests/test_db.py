@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from loomwork.db import create_engine, create_missing_tables
+from loomwork.db import SQLITE_CACHE_KIB, create_engine, create_missing_tables
 
 RACERS = 4
 
@@ -128,4 +128,14 @@ def test_a_failure_other_than_a_race_is_raised(tmp_path: Path) -> None:
     engine = create_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
     with pytest.raises(sa.exc.OperationalError, match="readonly"):
         create_missing_tables(schema(), engine)
+    engine.dispose()
+
+
+def test_sqlite_connections_get_wal_and_a_larger_page_cache(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'settings.sqlite'}")
+    with engine.connect() as connection:
+        pragma = connection.exec_driver_sql
+        assert pragma("PRAGMA journal_mode").scalar_one() == "wal"
+        assert pragma("PRAGMA cache_size").scalar_one() == -SQLITE_CACHE_KIB
+        assert pragma("PRAGMA foreign_keys").scalar_one() == 1
     engine.dispose()

