@@ -246,3 +246,49 @@ class ScheduleStoreContract:
             skip_if_running=False,
         )
         assert await store.last_fire_time("job") == at("2026-01-01 12:00:10")
+
+    async def test_prune_runs_keeps_running_recent_and_the_latest_scheduled(
+        self, store: ScheduleStore
+    ) -> None:
+        for minute in range(5):  # 12:00 .. 12:04, each finished a second after it fired
+            run = await claim(store, f"2026-01-01 12:0{minute}:00")
+            assert run is not None
+            await finish(store, run)
+        other = await claim(store, "2026-01-01 12:00:00", job="other")
+        assert other is not None
+        await finish(store, other)
+        manual = await store.start_manual(
+            "job",
+            instance_id="a",
+            now=at("2026-01-01 12:05:00"),
+            lease_until=at("2026-01-01 12:05:30"),
+            skip_if_running=False,
+        )
+        assert manual is not None
+        await finish(store, manual)
+        running = await claim(store, "2026-01-01 11:00:00", now="2026-01-01 12:05:00")
+        assert running is not None
+
+        deleted = await store.prune_runs("job", finished_before=at("2026-01-01 12:03:00"))
+
+        assert deleted == 3  # 12:00, 12:01 and 12:02 finished before 12:03
+        left = await store.list_runs("job", limit=100)
+        assert [(run.fire_time.strftime("%H:%M"), run.outcome) for run in left] == [
+            ("12:05", RunOutcome.SUCCEEDED),
+            ("12:04", RunOutcome.SUCCEEDED),
+            ("12:03", RunOutcome.SUCCEEDED),
+            ("11:00", RunOutcome.RUNNING),
+        ]
+        assert len(await store.list_runs("other")) == 1
+
+        # Everything old goes but the running record and the latest scheduled one.
+        deleted = await store.prune_runs("job", finished_before=at("2026-01-02 00:00"))
+
+        assert deleted == 2
+        left = await store.list_runs("job", limit=100)
+        assert [(run.fire_time.strftime("%H:%M"), run.manual) for run in left] == [
+            ("12:04", False),
+            ("11:00", False),
+        ]
+        assert await store.last_fire_time("job") == at("2026-01-01 12:04:00")
+        assert await store.prune_runs("missing", finished_before=at("2026-01-02 00:00")) == 0

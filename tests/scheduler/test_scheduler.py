@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -413,3 +414,70 @@ async def test_instances_share_a_sqlite_file(tmp_path: Path, clock: ManualClock)
     assert [run.outcome for run in runs] == [RunOutcome.SUCCEEDED] * 6
     for store in stores:
         await store.close()
+
+
+async def tick_for(scheduler: Scheduler, clock: ManualClock, minutes: int) -> None:
+    """Move the clock a minute at a time, running what is due each time."""
+    for _ in range(minutes):
+        clock.advance(60)
+        await scheduler.run_pending()
+
+
+async def test_old_run_records_are_pruned_hourly_keeping_the_latest(
+    store: ScheduleStore, clock: ManualClock
+) -> None:
+    scheduler = make(store, clock, run_retention=600)
+    scheduler.add_job(Calls(), EVERY_MINUTE)
+
+    await tick_for(scheduler, clock, 180)
+
+    runs = await store.list_runs("tick", limit=1000)
+    # Pruned at the first tick and then hourly: never more than the retention (10 runs)
+    # plus the hour since the last pruning.
+    assert 10 <= len(runs) <= 10 + 60 + 1
+    assert all(run.finished_at is not None for run in runs)
+    assert all(clock.now() - run.finished_at < timedelta(minutes=71) for run in runs)
+
+    # A new instance carries on from the latest record: no catch-up of pruned ticks.
+    calls = Calls()
+    restarted = make(store, clock, "b", run_retention=600)
+    restarted.add_job(calls, EVERY_MINUTE)
+    await restarted.run_pending()
+    assert calls.ticks == []
+
+
+async def test_limited_jobs_and_no_retention_keep_every_record(
+    store: ScheduleStore, clock: ManualClock
+) -> None:
+    limited = make(store, clock, run_retention=60)
+    limited.add_job(Calls(), {**EVERY_MINUTE, "number_of_executions": 500})
+    keeping = make(store, clock, "b", run_retention=None)
+    keeping.add_job(Calls(), {**EVERY_MINUTE, "name": "kept"})
+
+    for _ in range(130):
+        clock.advance(60)
+        await limited.run_pending()
+        await keeping.run_pending()
+
+    assert len(await store.list_runs("tick", limit=1000)) == 130
+    assert len(await store.list_runs("kept", limit=1000)) == 130
+
+
+class FailingPrune(MemoryScheduleStore):
+    """A store whose pruning always fails."""
+
+    async def prune_runs(self, job: str, *, finished_before: datetime) -> int:
+        raise RuntimeError("the database went away")
+
+
+async def test_a_failing_prune_neither_loses_the_run_nor_stops_the_job(
+    clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    calls = Calls()
+    scheduler = make(FailingPrune(), clock, run_retention=60)
+    scheduler.add_job(calls, EVERY_MINUTE)
+
+    await tick_for(scheduler, clock, 3)
+
+    assert len(calls.ticks) == 3
+    assert "could not delete old run records" in caplog.text

@@ -29,6 +29,7 @@
     [scheduler]
     lease = 30
     misfire_grace = 5
+    run_retention = 604800             # seconds a finished job run is kept ("" keeps all)
 
     [logging]
     level = "INFO"
@@ -155,10 +156,15 @@ class WorkflowsConfig:
 
 @dataclass(frozen=True, slots=True)
 class SchedulerConfig:
-    """``[scheduler]``: job-run leases and how late a tick may still fire (seconds)."""
+    """``[scheduler]``: run leases, tick lateness and run-record retention (seconds).
+
+    ``run_retention`` is how long a finished job run's record is kept; ``None`` keeps
+    every record.
+    """
 
     lease: float = 30.0
     misfire_grace: float = 5.0
+    run_retention: float | None = 7 * 24 * 3600.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -138,6 +138,7 @@ def _scheduler(
         lease=config.scheduler.lease,
         misfire_grace=config.scheduler.misfire_grace,
         stop_grace=config.worker.grace_period,
+        run_retention=config.scheduler.run_retention,
     )
     for job in project.jobs:
         scheduler.add_job(job.handler, job.config)

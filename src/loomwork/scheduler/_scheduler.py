@@ -25,6 +25,7 @@ from loomwork.scheduler.stores._port import ScheduleStore
 __all__ = ["Scheduler"]
 
 _IDLE = timedelta(seconds=60)
+_PRUNE_EVERY = timedelta(hours=1)
 
 
 @dataclass(slots=True)
@@ -35,6 +36,7 @@ class _Job:
     cursor: datetime | None = None  # the last tick this instance dealt with
     next_due: datetime | None = None
     finished: bool = False  # number_of_executions used up
+    pruned_at: datetime | None = None  # when this instance last pruned the job's records
     hold: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def move_to(self, tick: datetime) -> None:
@@ -62,6 +64,10 @@ class Scheduler:
     ``misfire_grace`` (5 s): see ``catch_up="skip"``. ``stop_grace`` (30 s): how long
     :meth:`stop` waits for running handlers. ``max_backoff`` (30 s): the longest pause
     between retries while the store fails (1 s, 2 s, 4 s, ... up to it).
+    ``run_retention`` (7 days): how long a finished run's record is kept; each instance
+    deletes older ones about hourly, keeping a job's latest scheduled record (``None``
+    keeps everything). Jobs with ``number_of_executions`` keep every record: the limit
+    counts them.
     """
 
     def __init__(
@@ -75,6 +81,7 @@ class Scheduler:
         misfire_grace: timedelta | float = 5.0,
         stop_grace: timedelta | float = 30.0,
         max_backoff: timedelta | float = 30.0,
+        run_retention: timedelta | float | None = timedelta(days=7),
     ) -> None:
         self._context = RunContext(
             store=store,
@@ -86,6 +93,7 @@ class Scheduler:
         self._misfire_grace = _duration(misfire_grace)
         self._stop_grace = _duration(stop_grace)
         self._max_backoff = _duration(max_backoff)
+        self._run_retention = None if run_retention is None else _duration(run_retention)
         self._jobs: dict[str, _Job] = {}
         self._tasks: set[asyncio.Task[JobRun]] = set()
         self._loop: asyncio.Task[None] | None = None
@@ -277,7 +285,26 @@ class Scheduler:
                 max_executions=job.config.number_of_executions,
             )
             job.move_to(tick)
-            return self._handle_claim(job, tick, run)
+            handled = self._handle_claim(job, tick, run)
+            await self._prune_if_due(job, now)
+            return handled
+
+    async def _prune_if_due(self, job: _Job, now: datetime) -> None:
+        """Delete the job's records older than the retention, at most once an interval."""
+        retention, name = self._run_retention, job.config.name
+        if retention is None or job.config.number_of_executions is not None:
+            return
+        if job.pruned_at is not None and now - job.pruned_at < _PRUNE_EVERY:
+            return
+        job.pruned_at = now
+        try:
+            deleted = await self._context.store.prune_runs(name, finished_before=now - retention)
+        except Exception:
+            # The tick is claimed and running; old records can wait for the next try.
+            logger.warning("job %r: could not delete old run records", name, exc_info=True)
+            return
+        if deleted:
+            logger.info("job %r: deleted %d run records older than %s", name, deleted, retention)
 
     async def _load_cursor(self, job: _Job) -> None:
         if job.cursor is not None:

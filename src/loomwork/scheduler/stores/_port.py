@@ -135,5 +135,15 @@ class ScheduleStore(ABC):
     async def count_executions(self, job: str) -> int:
         """How many non-manual records of ``job`` have an :attr:`RunOutcome.executed` outcome."""
 
+    @abstractmethod
+    async def prune_runs(self, job: str, *, finished_before: datetime) -> int:
+        """Delete the job's finished records that finished before ``finished_before``.
+
+        Records still ``running`` stay, and so does the job's latest non-manual record
+        whatever its age (:meth:`last_fire_time` reads it, so a restarted scheduler knows
+        which ticks it missed). Returns how many records were deleted. A job with an
+        execution limit must not be pruned: :meth:`count_executions` counts its records.
+        """
+
     async def close(self) -> None:  # noqa: B027 - optional hook, the memory store holds nothing
         """Release connections; the store is not used afterwards."""

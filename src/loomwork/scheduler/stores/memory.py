@@ -139,6 +139,22 @@ class MemoryScheduleStore(ScheduleStore):
     async def count_executions(self, job: str) -> int:
         return self._executions(job)
 
+    @override
+    async def prune_runs(self, job: str, *, finished_before: datetime) -> int:
+        runs = self._jobs.get(job, {})
+        latest = await self.last_fire_time(job)
+        old = [
+            fire_time
+            for fire_time, run in runs.items()
+            if run.finished_at is not None
+            and run.finished_at < finished_before
+            and run.outcome is not RunOutcome.RUNNING
+            and not (fire_time == latest and not run.manual)
+        ]
+        for fire_time in old:
+            del runs[fire_time]
+        return len(old)
+
     def _live(self, job: str, now: datetime) -> bool:
         return any(
             run.outcome is RunOutcome.RUNNING

@@ -250,6 +250,25 @@ class SqlAlchemyScheduleStore(ScheduleStore):
         return await asyncio.to_thread(self._in_read, self._executions, job)
 
     @override
+    async def prune_runs(self, job: str, *, finished_before: datetime) -> int:
+        return await asyncio.to_thread(self._prune, job, finished_before)
+
+    def _prune(self, job: str, finished_before: datetime) -> int:
+        t = self.table.c
+        latest = (
+            sa.select(sa.func.max(t.fire_time))
+            .where(t.job == job, t.manual.is_(False))
+            .scalar_subquery()
+        )
+        statement = sa.delete(self.table).where(
+            t.job == job,
+            t.outcome != _RUNNING,
+            t.finished_at < finished_before,
+            sa.or_(t.manual.is_(True), t.fire_time != latest),
+        )
+        return self._write(statement)
+
+    @override
     async def close(self) -> None:
         if self._owns_engine:
             self._engine.dispose()
