@@ -276,3 +276,61 @@ def test_the_client_keeps_only_the_recent_list_queries() -> None:
 
     assert len(stats.list_params) == brand.client.RECENT_LISTS
     assert stats.list_params[0] == {"cursor": "5"}
+
+
+class ForwardProxy:
+    """A plain HTTP forward proxy on loopback that remembers each request line it serves.
+
+    Each request is forwarded on a connection of its own (``Connection: close``), which
+    is all a test of the client's routing needs.
+    """
+
+    def __init__(self) -> None:
+        self.request_lines: list[str] = []
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> str:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        host, port = self._server.sockets[0].getsockname()[:2]
+        return f"http://{host}:{port}"
+
+    async def __aexit__(self, *_exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+        request_line, _, headers = head.partition("\r\n")
+        self.request_lines.append(request_line)
+        method, target, version = request_line.split(" ")
+        url = httpx.URL(target)
+        kept = [h for h in headers.split("\r\n") if h and not h.lower().startswith("connection")]
+        forwarded = [f"{method} {url.raw_path.decode()} {version}", *kept, "Connection: close"]
+        upstream_reader, upstream_writer = await asyncio.open_connection(url.host, url.port)
+        upstream_writer.write(("\r\n".join(forwarded) + "\r\n\r\n").encode("latin-1"))
+        writer.write(await upstream_reader.read())  # the whole answer, until upstream closes
+        await writer.drain()
+        for stream in (upstream_writer, writer):
+            stream.close()
+
+
+async def test_requests_go_through_the_proxy_the_environment_names(
+    brand_system: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed(brand_system, 3)
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    proxy = ForwardProxy()
+    async with proxy as proxy_url:
+        monkeypatch.setenv("HTTP_PROXY", proxy_url)
+        async with brand.BrandSystemClient(brand_system.base_url, API_KEY) as client:
+            page = await client.fetch_page()
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        async with brand.BrandSystemClient(brand_system.base_url, API_KEY) as direct:
+            assert len((await direct.fetch_page()).records) == 3
+
+    assert len(page.records) == 3
+    # Only the first client's request went through it, in a proxy's absolute form.
+    (line,) = proxy.request_lines
+    assert line.startswith(f"GET {brand_system.base_url}/brands?")
