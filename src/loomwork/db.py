@@ -4,8 +4,9 @@ SQLite gets WAL journaling, ``synchronous=NORMAL`` (durable across process crash
 loss may drop the last commits), a busy timeout so several processes can share one file,
 foreign keys, and a page cache of 32 MiB per connection, filled only as pages are read
 (with SQLite's own 2 MiB, the example's re-sync of 300,000 brands took 15% longer: its
-lookups read index pages from the operating system again). PostgreSQL connections are checked before
-use so a dropped connection is replaced instead of failing the next statement.
+lookups read index pages from the operating system again). PostgreSQL connections are
+checked before use so a dropped connection is replaced instead of failing the next
+statement.
 """
 
 from __future__ import annotations
