@@ -77,6 +77,9 @@ async def test_bad_input_and_missing_token_are_refused(http: httpx.AsyncClient) 
     assert status == 400
     assert body["field"] == "name"
     assert "NUL" in body["message"]
+    status, body = await call(http, "POST", "/admin/brands", json={"name": "Acme\nCorp"})
+    assert (status, body["field"]) == (400, "name")
+    assert "control characters" in body["message"]
     status, _ = await call(http, "GET", "/admin/brands", headers={"Authorization": "Bearer x"})
     assert status == 401
 

@@ -30,7 +30,7 @@ stamps = st.one_of(
 )
 texts = st.one_of(
     st.text(max_size=5),
-    st.sampled_from(["\0", "Acme\0", "\0Acme"]),
+    st.sampled_from(["\0", "Acme\0", "\0Acme", "Acme\nCorp", "\x85", "Caf\u00e9\u00a0Bar"]),
     st.text(min_size=250, max_size=260),
     st.sampled_from(["", " ", "\t\n", "Acme"]),
     st.integers(),
@@ -130,6 +130,42 @@ def test_a_nul_character_in_a_text_field_quarantines_the_record(field: str) -> N
     assert "NUL" in bad[0].reason
     assert "\0" not in bad[0].record_id + bad[0].payload
     assert bad[0].record_id == spoiled["id"].replace("\0", "\\u0000")
+
+
+@pytest.mark.parametrize(
+    "name", ["Acme\nCorp", "Acme\tCorp", "Acme\r", "\x07Acme", "A\x7fB", "A\x85B"]
+)
+def test_a_control_character_in_a_name_quarantines_the_record(name: str) -> None:
+    raw = {
+        "id": "brd_000000000001",
+        "name": "Acme",
+        "external_id": None,
+        "updated_at": "2026-11-26T15:30:00.123456Z",
+        "deleted_at": None,
+    }
+    spoiled = {**raw, "id": "brd_000000000002", "name": name}
+
+    assert not records.plainly_valid(spoiled)
+    assert not records.all_plainly_valid([raw, spoiled])
+    valid, bad = client.split_valid([raw, spoiled])
+    assert valid == [raw]
+    assert (bad[0].record_id, bad[0].field) == ("brd_000000000002", "name")
+    assert "control characters" in bad[0].reason
+
+
+@pytest.mark.parametrize(
+    "name", ["Café", "Caf\u00e9\u00a0Bar", "日本の店", "Acme 🙂", "\uff21\uff43\uff4d\uff45"]
+)
+def test_names_in_any_script_pass_the_cheap_checks(name: str) -> None:
+    raw = {
+        "id": "brd_000000000001",
+        "name": name,
+        "external_id": None,
+        "updated_at": "2026-11-26T15:30:00.123456Z",
+        "deleted_at": None,
+    }
+    assert records.plainly_valid(raw)
+    assert records.all_plainly_valid([raw])
 
 
 json_values = st.recursive(

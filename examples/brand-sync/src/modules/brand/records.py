@@ -9,6 +9,7 @@ of the page syncs.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
@@ -21,6 +22,10 @@ from loomwork.modules import all_utc_iso
 from .models import MAX_NAME_LENGTH
 
 NUL = "\0"
+# Unicode's control characters (category Cc). A brand name is shown on one line in shops
+# and exports: a line break, tab or bell from the system is bad data, not a name.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+CONTROL_CHARACTERS = "control characters (U+0000 NUL to U+001F, U+007F to U+009F)"
 Name = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=MAX_NAME_LENGTH)]
 
 
@@ -37,9 +42,11 @@ class SystemBrand(pydantic.BaseModel):
 
     @pydantic.field_validator("name")
     @classmethod
-    def _not_blank(cls, value: str) -> str:
+    def _displayable(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("name must not be blank")
+        if has_control_character(value):
+            raise ValueError(f"must not contain {CONTROL_CHARACTERS}, such as a line break")
         return value
 
     @pydantic.field_validator("id", "name", "external_id")
@@ -75,6 +82,11 @@ class BadRecord:
         }
 
 
+def has_control_character(text: str) -> bool:
+    """True when ``text`` holds a control character (U+0000-U+001F, U+007F-U+009F)."""
+    return _CONTROL.search(text) is not None
+
+
 def plainly_valid(raw: Any) -> bool:
     """True for a record in the exact shape the system normally sends, checked cheaply.
 
@@ -85,6 +97,7 @@ def plainly_valid(raw: Any) -> bool:
     """
     return (
         _plain_text_fields(raw)
+        and not has_control_character(raw["name"])
         and is_utc_stamp(raw.get("updated_at"))
         and (raw.get("deleted_at") is None or is_utc_stamp(raw["deleted_at"]))
     )
@@ -93,22 +106,27 @@ def plainly_valid(raw: Any) -> bool:
 def all_plainly_valid(raw: list[Any]) -> bool:
     """True when :func:`plainly_valid` holds for every record, checked in bulk.
 
-    The text fields are checked record by record, the stamps all at once (one regular
-    expression over them joined, one ``fromisoformat`` pass). It may say False where
-    each record would pass (a stamp form only :func:`is_utc_stamp` reads): callers then
-    check record by record.
+    The text fields are checked record by record, the names for control characters and
+    the stamps all at once (one regular expression over them joined, and one
+    ``fromisoformat`` pass for the stamps). It may say False where each record would pass
+    (a stamp form only :func:`is_utc_stamp` reads): callers then check record by record.
     """
+    names: list[str] = []
     stamps: list[Any] = []
     for item in raw:
         if not _plain_text_fields(item):
             return False
+        names.append(item["name"])
         stamps.append(item.get("updated_at"))
         if item.get("deleted_at") is not None:
             stamps.append(item["deleted_at"])
+    if has_control_character("".join(names)):
+        return False
     return not stamps or all_utc_iso(stamps, zulu=True)
 
 
 def _plain_text_fields(raw: Any) -> bool:
+    # The name's characters are left to the callers, which check a page's names at once.
     if type(raw) is not dict:
         return False
     brand_id, name, link = raw.get("id"), raw.get("name"), raw.get("external_id")
@@ -119,7 +137,6 @@ def _plain_text_fields(raw: Any) -> bool:
         and type(name) is str
         and 0 < len(name) <= MAX_NAME_LENGTH
         and not name.isspace()
-        and NUL not in name
         and (link is None or (type(link) is str and link != "" and NUL not in link))
     )
 

@@ -11,7 +11,7 @@ from loomwork.errors import ValidationError
 
 from ....modules.brand import BRAND_MODULE, BrandModuleService
 from ....modules.brand.models import MAX_NAME_LENGTH
-from ....modules.brand.records import NUL
+from ....modules.brand.records import CONTROL_CHARACTERS, has_control_character
 
 MAX_LIMIT = 200
 BRAND_FIELDS = (
@@ -47,10 +47,15 @@ async def brand_body(request: Request) -> dict[str, Any]:
     except ValueError:
         raise ValidationError("the body must be JSON", record="brand", field="body") from None
     name = body.get("name") if isinstance(body, dict) else None
-    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME_LENGTH or NUL in name:
+    if (
+        not isinstance(name, str)
+        or not name.strip()
+        or len(name) > MAX_NAME_LENGTH
+        or has_control_character(name)
+    ):
         raise ValidationError(
             f"name must be a non-blank string of at most {MAX_NAME_LENGTH} characters"
-            " without NUL characters",
+            f" without {CONTROL_CHARACTERS}",
             record="brand",
             field="name",
         )
