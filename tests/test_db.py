@@ -139,3 +139,31 @@ def test_sqlite_connections_get_wal_and_a_larger_page_cache(tmp_path: Path) -> N
         assert pragma("PRAGMA cache_size").scalar_one() == -SQLITE_CACHE_KIB
         assert pragma("PRAGMA foreign_keys").scalar_one() == 1
     engine.dispose()
+
+
+def test_setting_up_a_complete_database_runs_no_ddl(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'complete.sqlite'}")
+    metadata = schema()
+    create_missing_tables(metadata, engine)
+    statements: list[str] = []
+    sa.event.listen(
+        engine, "before_cursor_execute", lambda *args: statements.append(args[2].lstrip())
+    )
+
+    create_missing_tables(metadata, engine)
+
+    assert statements  # the catalog was read
+    assert not [sql for sql in statements if sql.upper().startswith("CREATE")]
+    engine.dispose()
+
+
+def test_an_index_added_to_an_existing_table_is_created(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'older.sqlite'}")
+    older = schema()
+    older.tables["child"].indexes.clear()
+    create_missing_tables(older, engine)
+
+    create_missing_tables(schema(), engine)
+
+    assert tables_and_indexes(engine) == (["child", "parent"], ["ix_child_parent_id"])
+    engine.dispose()

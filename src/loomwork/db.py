@@ -63,11 +63,15 @@ def engine_for(
 def create_missing_tables(metadata: sa.MetaData, engine: sa.Engine) -> None:
     """Create the tables and indexes of ``metadata`` that do not exist yet.
 
-    Safe when several processes (or threads) do it at once on one database: every statement
-    is ``IF NOT EXISTS``, so nobody fails on what another just created. PostgreSQL can still
-    refuse two simultaneous creations of one table (a unique violation in its catalog); the
-    next pass then finds the table and creates nothing.
+    When all exist (every start but the first) this only reads the catalog: no DDL, whose
+    locks on PostgreSQL would wait for the tables' open transactions. Safe when several
+    processes (or threads) create at once on one database: every statement is ``IF NOT
+    EXISTS``, so nobody fails on what another just created. PostgreSQL can still refuse
+    two simultaneous creations of one table (a unique violation in its catalog); the next
+    pass then finds the table and creates nothing.
     """
+    if _all_exist(metadata, engine):
+        return
     for attempt in range(1, _DDL_ATTEMPTS + 1):
         try:
             with engine.begin() as connection:
@@ -80,6 +84,17 @@ def create_missing_tables(metadata: sa.MetaData, engine: sa.Engine) -> None:
                 raise
         else:
             return
+
+
+def _all_exist(metadata: sa.MetaData, engine: sa.Engine) -> bool:
+    inspector = sa.inspect(engine)
+    for table in metadata.sorted_tables:
+        if not inspector.has_table(table.name, schema=table.schema):
+            return False
+        present = {index["name"] for index in inspector.get_indexes(table.name, table.schema)}
+        if any(index.name not in present for index in table.indexes):
+            return False
+    return True
 
 
 def is_sqlite(engine: sa.Engine) -> bool:
