@@ -128,8 +128,7 @@ class MemoryScheduleStore(ScheduleStore):
 
     @override
     async def last_fire_time(self, job: str) -> datetime | None:
-        times = [run.fire_time for run in self._jobs.get(job, {}).values() if not run.manual]
-        return max(times, default=None)
+        return self._latest_scheduled(job)
 
     @override
     async def has_running(self, job: str, now: datetime) -> bool:
@@ -142,7 +141,7 @@ class MemoryScheduleStore(ScheduleStore):
     @override
     async def prune_runs(self, job: str, *, finished_before: datetime) -> int:
         runs = self._jobs.get(job, {})
-        latest = await self.last_fire_time(job)
+        latest = self._latest_scheduled(job)
         old = [
             fire_time
             for fire_time, run in runs.items()
@@ -154,6 +153,10 @@ class MemoryScheduleStore(ScheduleStore):
         for fire_time in old:
             del runs[fire_time]
         return len(old)
+
+    def _latest_scheduled(self, job: str) -> datetime | None:
+        times = [run.fire_time for run in self._jobs.get(job, {}).values() if not run.manual]
+        return max(times, default=None)
 
     def _live(self, job: str, now: datetime) -> bool:
         return any(

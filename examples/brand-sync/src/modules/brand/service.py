@@ -35,7 +35,7 @@ class BrandModuleService(ModuleService, models=[Brand, QuarantinedRecord, SyncSt
         counts only as that instant's fixed-width UTC text (microseconds, then ``Z`` or
         ``+00:00``), so an odd or impossible one is simply not held. The pairs
         travel as one JSON parameter and only the count comes back, so checking a page
-        of a thousand unchanged records costs under a millisecond.
+        of a thousand unchanged records costs about a millisecond.
         """
         if not versions:
             return 0
@@ -79,10 +79,10 @@ class BrandModuleService(ModuleService, models=[Brand, QuarantinedRecord, SyncSt
 
 _TABLE = Brand.__tablename__
 # The hot read of a re-sync, as fixed text on the driver's cursor: SQLAlchemy's
-# expanding IN would compile a thousand parameters per page.
-# A stamp counts as held when it is the stored instant written as fixed-width UTC text,
-# ending in "Z" or "+00:00": compared as text, so no stamp can make the statement fail.
-# SQLite stores the "+00:00" form, and gets the stamps in it (see ``_stored_form``).
+# expanding IN would compile a thousand parameters per page. A stamp counts as held when
+# it is the stored instant written as fixed-width UTC text, ending in "Z" or "+00:00":
+# compared as text, so no stamp can make the statement fail. SQLite stores the "+00:00"
+# form, and gets the stamps in it (see ``_stored_form``).
 _SQLITE_COUNT_HELD = (
     f"SELECT COUNT(*) FROM json_each(?) AS v JOIN {_TABLE} AS b"
     " ON b.external_id = v.key AND b.system_updated_at = v.value"
