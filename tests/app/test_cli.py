@@ -224,3 +224,39 @@ def test_errors_with_brackets_print_verbatim(tmp_path: Path) -> None:
     )
     result = invoke(["workflows", "list", "--project", str(root)])
     assert_clean_failure(result, "[id]/route.py")
+
+
+HEAVY = ("sqlalchemy", "redis", "starlette", "alembic", "loomwork.app", "loomwork.workflows")
+
+
+def test_help_outside_a_project_imports_none_of_the_framework_s_heavy_parts(
+    tmp_path: Path,
+) -> None:
+    probe = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from loomwork.cli import app\n"
+        "result = CliRunner().invoke(app, ['--help'])\n"
+        "assert result.exit_code == 0 and 'workflows' in result.output, result.output\n"
+        f"print([name for name in {HEAVY!r} if name in sys.modules])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"
+
+
+def test_the_cli_s_own_spellings_match_the_app_s() -> None:
+    from loomwork.app import WorkerMode
+    from loomwork.app._project import COMMANDS_FOLDER
+    from loomwork.cli._groups import COMMANDS_FOLDER as CLI_COMMANDS_FOLDER
+    from loomwork.cli._project_cmds import MODES
+
+    assert set(MODES) == {mode.value for mode in WorkerMode}
+    assert Path(COMMANDS_FOLDER) == CLI_COMMANDS_FOLDER
+
+
+def test_start_refuses_an_unknown_mode(project_dir: Path) -> None:
+    result = invoke(["start", "--project", str(project_dir), "--mode", "everything"])
+    assert result.exit_code == 2
+    assert "everything" in result.output

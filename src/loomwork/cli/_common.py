@@ -1,26 +1,27 @@
-"""Shared pieces of the commands: the project option, error reporting, output, progress."""
+"""Shared pieces of the commands: the project option, error reporting, output, progress.
+
+The command modules import the framework's heavy parts (SQLAlchemy, Redis, the app)
+where a command runs, not at import, so ``loomwork --help`` and ``loomwork new`` start
+without them.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import json
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
-import sqlalchemy as sa
 import typer
-from redis.exceptions import RedisError
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 from rich.text import Text
 
-from loomwork.app import App, close_container, freeze_startup_objects
 from loomwork.container import Container
 from loomwork.errors import (
     ConfigurationError,
@@ -30,7 +31,10 @@ from loomwork.errors import (
     NotFoundError,
     ValidationError,
 )
-from loomwork.events import EventBus
+
+if TYPE_CHECKING:
+    from loomwork.app import App
+    from loomwork.events import EventBus
 
 __all__ = [
     "JsonOption",
@@ -63,19 +67,34 @@ ProjectOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
-_HINTS: list[tuple[type[BaseException], str]] = [
-    (ConfigurationError, "fix that key in loomwork.toml or its LOOMWORK_* environment variable"),
-    (DefinitionError, "fix the file named above; `loomwork new <dir>` shows a working layout"),
-    (NotFoundError, "check the name; the `list` commands show what exists"),
-    (ValidationError, "correct the input named above"),
-    (ConflictError, "the record is busy or already in that state; check it and try again"),
-    (sa.exc.OperationalError, "is the database running and [database] url right?"),
-    (RedisError, "is Redis running and [redis] url right?"),
-    (OSError, "check the path and permissions"),
-]
+
+@functools.cache
+def _hints() -> list[tuple[type[BaseException], str]]:
+    import sqlalchemy as sa
+    from redis.exceptions import RedisError
+
+    return [
+        (
+            ConfigurationError,
+            "fix that key in loomwork.toml or its LOOMWORK_* environment variable",
+        ),
+        (DefinitionError, "fix the file named above; `loomwork new <dir>` shows a working layout"),
+        (NotFoundError, "check the name; the `list` commands show what exists"),
+        (ValidationError, "correct the input named above"),
+        (ConflictError, "the record is busy or already in that state; check it and try again"),
+        (sa.exc.OperationalError, "is the database running and [database] url right?"),
+        (RedisError, "is Redis running and [redis] url right?"),
+        (OSError, "check the path and permissions"),
+    ]
 
 
-_EXPECTED = (LoomworkError, sa.exc.OperationalError, RedisError, OSError)
+@functools.cache
+def expected_errors() -> tuple[type[BaseException], ...]:
+    """The errors a command reports in one line (with a hint) instead of a traceback."""
+    import sqlalchemy as sa
+    from redis.exceptions import RedisError
+
+    return (LoomworkError, sa.exc.OperationalError, RedisError, OSError)
 
 
 def fail(message: str, hint: str | None = None, code: int = 1) -> NoReturn:
@@ -89,6 +108,8 @@ def fail(message: str, hint: str | None = None, code: int = 1) -> NoReturn:
 def _one_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     first = text[0] if text else type(error).__name__
+    import sqlalchemy as sa  # imported already whenever one of its errors is raised
+
     if isinstance(error, sa.exc.DBAPIError):
         first = str(error.orig).strip().splitlines()[0] if error.orig else first
     return first
@@ -96,7 +117,7 @@ def _one_line(error: BaseException) -> str:
 
 def report(error: BaseException) -> NoReturn:
     """Turn an expected error into a one-line message plus hint and a non-zero exit."""
-    hint = next((text for kind, text in _HINTS if isinstance(error, kind)), None)
+    hint = next((text for kind, text in _hints() if isinstance(error, kind)), None)
     fail(_one_line(error), hint)
 
 
@@ -104,21 +125,27 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run ``coroutine``; expected errors end the command with a message, not a traceback."""
     try:
         return asyncio.run(coroutine)
-    except _EXPECTED as error:
-        report(error)
+    except Exception as error:
+        if isinstance(error, expected_errors()):
+            report(error)
+        raise
 
 
 def attempt(work: Callable[[], T]) -> T:
     """Call ``work``; expected errors end the command with a message, not a traceback."""
     try:
         return work()
-    except _EXPECTED as error:
-        report(error)
+    except Exception as error:
+        if isinstance(error, expected_errors()):
+            report(error)
+        raise
 
 
 @asynccontextmanager
 async def open_project(project: Path) -> AsyncIterator[tuple[App, Container]]:
     """The project's app and container, opened (nothing started) and closed afterwards."""
+    from loomwork.app import App, close_container, freeze_startup_objects
+
     app = App(project)
     container = await app.open()
     freeze_startup_objects()
@@ -144,9 +171,9 @@ async def call_with_container(project: Path, work: Callable[[Container], Any], w
             result = work(container)
             if inspect.isawaitable(result):
                 await result
-        except (*_EXPECTED, typer.Exit, typer.Abort, typer.BadParameter):
-            raise
         except Exception as error:
+            if isinstance(error, (*expected_errors(), typer.Exit, typer.Abort, typer.BadParameter)):
+                raise
             fail(f"{type(error).__name__}: {error}", f"{what} raised it; see its code")
         await container.resolve("event_sink").flush()
         if local:
@@ -161,6 +188,8 @@ def print_json(data: Any) -> None:
 
 def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """Print a Rich table; ``None`` cells print as ``-``."""
+    from rich.table import Table
+
     output = Table(title=title, title_justify="left")
     for column in columns:
         output.add_column(column)
@@ -180,6 +209,14 @@ def progress(description: str, total: int | None) -> Iterator[Callable[[int], No
                 ...
                 advance(1)
     """
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     columns = (
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),

@@ -29,7 +29,6 @@ import typer
 import typer.main
 from typer.core import TyperGroup
 
-from loomwork.app import load_commands
 from loomwork.cli._common import ProjectOption, call_with_container, errors, report, run
 from loomwork.errors import DefinitionError, LoomworkError
 
@@ -38,6 +37,9 @@ if TYPE_CHECKING:
     from typer import _click as click
 
 __all__ = ["LoomworkGroup", "ProjectCommands"]
+
+COMMANDS_FOLDER = Path("src", "commands")
+"""Where a project's command files live (as :func:`loomwork.app.load_commands` reads them)."""
 
 F = TypeVar("F", bound=Callable[..., Any])
 _PROJECT = "project"
@@ -165,6 +167,10 @@ class LoomworkGroup(TyperGroup):
         only: str | None = None,
         on_error: Callable[[DefinitionError], None] | None = None,
     ) -> None:
+        if not (root / COMMANDS_FOLDER).is_dir():  # no project commands: no app to import
+            return
+        from loomwork.app import load_commands
+
         for name, module in load_commands(root, only, on_error).items():
             try:
                 self._add_group(name, module)

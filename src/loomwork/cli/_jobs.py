@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from loomwork.app import load_config, load_project, prepare_database
 from loomwork.cli._common import (
     JsonOption,
     ProjectOption,
@@ -19,9 +18,9 @@ from loomwork.cli._common import (
     table,
 )
 from loomwork.errors import NotFoundError
-from loomwork.http import job_run_json
-from loomwork.scheduler import CronSchedule, JobRun, RunOutcome, Scheduler, next_fire_time
-from loomwork.scheduler.stores.sqlalchemy import SqlAlchemyScheduleStore
+
+if TYPE_CHECKING:
+    from loomwork.scheduler import JobRun, Scheduler
 
 __all__ = ["jobs_app"]
 
@@ -31,6 +30,8 @@ jobs_app = typer.Typer(
 
 
 def _schedule_text(job: Any) -> str:
+    from loomwork.scheduler import CronSchedule
+
     schedule = job.config.schedule
     if isinstance(schedule, CronSchedule):
         return f"cron {schedule.normalized} ({schedule.timezone.key})"
@@ -40,6 +41,8 @@ def _schedule_text(job: Any) -> str:
 @jobs_app.command("list")
 def jobs_list(project: ProjectOption = Path(), json: JsonOption = False) -> None:
     """The project's jobs with their schedules and next fire time."""
+    from loomwork.app import load_config, load_project
+    from loomwork.scheduler import next_fire_time
 
     async def load() -> list[dict[str, Any]]:
         loaded = load_project(load_config(project).root)
@@ -72,6 +75,8 @@ def jobs_run(
     json: JsonOption = False,
 ) -> None:
     """Run a job now, outside its schedule (recorded as a manual run); waits for it."""
+    from loomwork.http import job_run_json
+    from loomwork.scheduler import RunOutcome
 
     async def trigger() -> JobRun:
         async with open_project(project) as (_app, container):
@@ -96,6 +101,9 @@ def jobs_runs(
     json: JsonOption = False,
 ) -> None:
     """Recorded runs, newest tick first: fire time, outcome, instance, error."""
+    from loomwork.app import load_config, load_project, prepare_database
+    from loomwork.http import job_run_json
+    from loomwork.scheduler.stores.sqlalchemy import SqlAlchemyScheduleStore
 
     async def load() -> list[JobRun]:
         config = load_config(project)

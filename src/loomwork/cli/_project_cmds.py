@@ -8,20 +8,11 @@ import inspect
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.markup import escape
 
-from loomwork.app import (
-    App,
-    WorkerMode,
-    apply_migrations,
-    load_config,
-    load_project,
-    pending_modules,
-    prepare_database,
-)
 from loomwork.cli._common import (
     ProjectOption,
     attempt,
@@ -32,9 +23,12 @@ from loomwork.cli._common import (
 )
 from loomwork.cli._scaffold import scaffold
 from loomwork.errors import DefinitionError
-from loomwork.modules import generate_migration
 
-__all__ = ["db_app", "exec_script", "new", "start"]
+__all__ = ["MODES", "db_app", "exec_script", "new", "start"]
+
+Mode = Literal["server", "worker", "shared"]
+MODES: tuple[Mode, ...] = ("server", "worker", "shared")
+"""The values of :class:`loomwork.app.WorkerMode`, spelled out so ``--help`` needs no app."""
 
 db_app = typer.Typer(help="Database migrations of the project's modules.", no_args_is_help=True)
 
@@ -42,12 +36,14 @@ db_app = typer.Typer(help="Database migrations of the project's modules.", no_ar
 def start(
     project: ProjectOption = Path(),
     mode: Annotated[
-        WorkerMode | None,
+        Mode | None,
         typer.Option(help="server: HTTP only; worker: jobs, subscribers, recovery; shared: both."),
     ] = None,
     port: Annotated[int | None, typer.Option(help="HTTP port (overrides http.port).")] = None,
 ) -> None:
     """Start the project: HTTP server and/or background workers until SIGTERM/SIGINT."""
+    from loomwork.app import App
+
     environ = dict(os.environ)
     if port is not None:
         environ["LOOMWORK_HTTP_PORT"] = str(port)
@@ -69,6 +65,13 @@ def new(
 @db_app.command("migrate")
 def db_migrate(project: ProjectOption = Path()) -> None:
     """Apply every module's pending migrations (a progress bar counts the modules)."""
+    from loomwork.app import (
+        apply_migrations,
+        load_config,
+        load_project,
+        pending_modules,
+        prepare_database,
+    )
 
     async def migrate() -> list[str]:
         config = load_config(project)
@@ -97,6 +100,8 @@ def db_generate(
     message: Annotated[str, typer.Option("--message", "-m", help="Revision message.")] = "changes",
 ) -> None:
     """Write a migration for the difference between a module's models and the database."""
+    from loomwork.app import apply_migrations, load_config, load_project, prepare_database
+    from loomwork.modules import generate_migration
 
     async def generate() -> Path | None:
         config = load_config(project)

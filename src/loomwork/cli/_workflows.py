@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 
-from loomwork.app import load_config, load_project
 from loomwork.cli._common import (
     JsonOption,
     ProjectOption,
@@ -19,8 +18,9 @@ from loomwork.cli._common import (
     table,
 )
 from loomwork.errors import ValidationError
-from loomwork.http import execution_json
-from loomwork.workflows import RunState, WorkflowEngine, WorkflowRun, get_workflow
+
+if TYPE_CHECKING:
+    from loomwork.workflows import WorkflowEngine, WorkflowRun
 
 __all__ = ["workflows_app"]
 
@@ -46,6 +46,8 @@ def run_json(workflow: str, transaction_id: str, run: WorkflowRun) -> dict[str, 
 @workflows_app.command("list")
 def workflows_list(project: ProjectOption = Path(), json: JsonOption = False) -> None:
     """The project's workflows: name, whether runs are stored, steps."""
+    from loomwork.app import load_config, load_project
+    from loomwork.workflows import get_workflow
 
     async def load() -> list[dict[str, Any]]:
         loaded = load_project(load_config(project).root)
@@ -74,6 +76,8 @@ def workflows_runs(
     json: JsonOption = False,
 ) -> None:
     """Stored runs, newest first."""
+    from loomwork.http import execution_json
+    from loomwork.workflows import RunState
 
     async def load() -> list[dict[str, Any]]:
         try:
