@@ -106,10 +106,10 @@ def fail(message: str, hint: str | None = None, code: int = 1) -> NoReturn:
 
 
 def _one_line(error: BaseException) -> str:
+    import sqlalchemy as sa  # only on the error path
+
     text = str(error).strip().splitlines()
     first = text[0] if text else type(error).__name__
-    import sqlalchemy as sa  # imported already whenever one of its errors is raised
-
     if isinstance(error, sa.exc.DBAPIError):
         first = str(error.orig).strip().splitlines()[0] if error.orig else first
     return first
