@@ -109,16 +109,22 @@ def test_a_page_in_the_system_s_shape_passes_the_bulk_check() -> None:
         assert not records.all_plainly_valid([*page, {**page[1], **bad}])
 
 
+def system_record(**fields: Any) -> dict[str, Any]:
+    """A record in the system's own shape, with ``fields`` replaced."""
+    return {
+        "id": "brd_000000000001",
+        "name": "Acme",
+        "external_id": None,
+        "updated_at": "2026-11-26T15:30:00.123456Z",
+        "deleted_at": None,
+        **fields,
+    }
+
+
 @pytest.mark.parametrize("field", ["id", "name", "external_id"])
 def test_a_nul_character_in_a_text_field_quarantines_the_record(field: str) -> None:
     """PostgreSQL cannot store it, and SQLite's JSON lookups would cut the text at it."""
-    raw = {
-        "id": "brd_000000000001",
-        "name": "Acme",
-        "external_id": "brand_1",
-        "updated_at": "2026-11-26T15:30:00.123456Z",
-        "deleted_at": None,
-    }
+    raw = system_record(external_id="brand_1")
     spoiled = {**raw, field: raw[field] + "\0tail"}
 
     assert records.plainly_valid(raw)
@@ -136,14 +142,8 @@ def test_a_nul_character_in_a_text_field_quarantines_the_record(field: str) -> N
     "name", ["Acme\nCorp", "Acme\tCorp", "Acme\r", "\x07Acme", "A\x7fB", "A\x85B"]
 )
 def test_a_control_character_in_a_name_quarantines_the_record(name: str) -> None:
-    raw = {
-        "id": "brd_000000000001",
-        "name": "Acme",
-        "external_id": None,
-        "updated_at": "2026-11-26T15:30:00.123456Z",
-        "deleted_at": None,
-    }
-    spoiled = {**raw, "id": "brd_000000000002", "name": name}
+    raw = system_record()
+    spoiled = system_record(id="brd_000000000002", name=name)
 
     assert not records.plainly_valid(spoiled)
     assert not records.all_plainly_valid([raw, spoiled])
@@ -157,13 +157,7 @@ def test_a_control_character_in_a_name_quarantines_the_record(name: str) -> None
     "name", ["Café", "Caf\u00e9\u00a0Bar", "日本の店", "Acme 🙂", "\uff21\uff43\uff4d\uff45"]
 )
 def test_names_in_any_script_pass_the_cheap_checks(name: str) -> None:
-    raw = {
-        "id": "brd_000000000001",
-        "name": name,
-        "external_id": None,
-        "updated_at": "2026-11-26T15:30:00.123456Z",
-        "deleted_at": None,
-    }
+    raw = system_record(name=name)
     assert records.plainly_valid(raw)
     assert records.all_plainly_valid([raw])
 

@@ -195,16 +195,10 @@ def _multi_row_insert(
         sql, shape = _compile(dialect, info, info.table.insert())
         matched = _ONE_ROW.fullmatch(sql)
         # Any other shape (named parameters, say) keeps executemany.
-        usable = (
-            matched is not None
-            and shape is not _same
-            and matched[2].count("?") == len(info.columns)
-        )
-        _multi_rows[cache_key] = (
-            (matched[1] + ", ".join([matched[2]] * rows), shape)
-            if matched is not None and usable
-            else None
-        )
+        if matched is None or shape is _same or matched[2].count("?") != len(info.columns):
+            _multi_rows[cache_key] = None
+        else:
+            _multi_rows[cache_key] = (matched[1] + ", ".join([matched[2]] * rows), shape)
     return _multi_rows[cache_key]
 
 

@@ -105,7 +105,10 @@ class ModuleService:
         work: Callable[[sa.Connection], tuple[T, list[Change]]],
         event_metadata: Mapping[str, Any] | None,
     ) -> T:
-        """:meth:`_write` on the engine's worker thread; the events reach the sink here."""
+        """A write (``work`` and its events) on the engine's worker thread.
+
+        The events reach the sink from the event loop, after the commit.
+        """
         sink = self._sink()
         if not can_leave_loop(self._engine):
             return self._write_to(sink, info, work, event_metadata)
@@ -125,14 +128,6 @@ class ModuleService:
     def _read(self, work: Callable[[sa.Connection], T]) -> T:
         with scope(self._engine) as tx:
             return work(tx.connection)
-
-    def _write(
-        self,
-        info: ModelInfo,
-        work: Callable[[sa.Connection], tuple[T, list[Change]]],
-        event_metadata: Mapping[str, Any] | None,
-    ) -> T:
-        return self._write_to(self._sink(), info, work, event_metadata)
 
     def _sink(self) -> EventSink | None:
         sink = current_event_sink()

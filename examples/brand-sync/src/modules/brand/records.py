@@ -49,10 +49,11 @@ class SystemBrand(pydantic.BaseModel):
             raise ValueError(f"must not contain {CONTROL_CHARACTERS}, such as a line break")
         return value
 
-    @pydantic.field_validator("id", "name", "external_id")
+    @pydantic.field_validator("id", "external_id")
     @classmethod
     def _no_nul(cls, value: str | None) -> str | None:
         # PostgreSQL text cannot hold NUL, and SQLite's JSON functions cut text at one.
+        # (A name is refused any control character, NUL included.)
         if value is not None and NUL in value:
             raise ValueError("must not contain NUL characters (U+0000)")
         return value
