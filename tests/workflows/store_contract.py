@@ -269,7 +269,7 @@ class StoreContract:
     async def test_large_payloads_are_kept_exactly(self, store: ExecutionStore) -> None:
         big = '{"lines": "' + ("0123456789abcdef☕" * 200_000) + '"}'
         run = make_run(input_json=big)
-        step = make_step(output_json=big[::-1], compensate_input_json=big)
+        step = make_step(output_json=big[::-1], compensate_input_json=big, events_json=big[1:])
         await create(store, run)
         await store.save_step(WF, "tx-1", step)
         loaded = await store.load_run(WF, "tx-1")

@@ -2,7 +2,8 @@
 
 Two tables per prefix: ``<prefix>runs`` (one row per run, keyed by workflow and
 transaction id) and ``<prefix>steps`` (one row per checkpointed step, keyed by run and step
-key). Times are POSIX seconds stored as double precision. Payloads are text, never parsed.
+key). Times are POSIX seconds stored as double precision. Payloads are text, never parsed
+(large step payloads on SQLite are stored compressed: :mod:`._packing`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from loomwork.workflows._records import RunRecord, RunState, StepRecord, StepState
+from loomwork.workflows.stores._packing import PACKED_FIELDS, unpack
 
 FINISHED_STATES = tuple(state.value for state in RunState if state.finished)
 
@@ -250,4 +252,6 @@ def step_from_row(row: sa.RowMapping) -> StepRecord:
     """Rebuild a step record from its row."""
     fields = {name: row[name] for name in STEP_FIELDS}
     fields["state"] = StepState(row["state"])
+    for name in PACKED_FIELDS:
+        fields[name] = unpack(fields[name])
     return StepRecord(key=row["key"], **fields)

@@ -28,6 +28,7 @@ from typing_extensions import override
 from loomwork.db import create_missing_tables, engine_for
 from loomwork.errors import NotFoundError
 from loomwork.workflows._records import RunRecord, RunState, StepRecord
+from loomwork.workflows.stores._packing import pack_step_values
 from loomwork.workflows.stores._port import ExecutionStore
 from loomwork.workflows.stores._sql_schema import (
     FINISHED_STATES,
@@ -69,6 +70,7 @@ class SqlAlchemyStore(ExecutionStore):
         self._insert_run = _DriverStatement(self._sql.insert_run, dialect_)
         self._update_run = _DriverStatement(self._sql.update_run, dialect_)
         self._dbapi: Any = self._engine.dialect.loaded_dbapi
+        self._packs = dialect == "sqlite"
         self._ready = False
         self._hot: Any = None
         self._hot_lock = threading.Lock()
@@ -123,16 +125,20 @@ class SqlAlchemyStore(ExecutionStore):
     async def save_step(self, workflow: str, transaction_id: str, step: StepRecord) -> None:
         # The hot path of durable runs: one upsert on a pooled DBAPI connection with SQL
         # compiled once. SQLAlchemy's execute() would double its cost on SQLite.
-        values = step_values(workflow, transaction_id, step)
+        values = self._step_values(workflow, transaction_id, step)
         self._run_driver([(self._upsert_step, values)], workflow, transaction_id)
 
     @override
     async def save_run(self, run: RunRecord, *, steps: Sequence[StepRecord] = ()) -> None:
         workflow, tx = run.workflow, run.transaction_id
-        work = [(self._upsert_step, step_values(workflow, tx, step)) for step in steps]
+        work = [(self._upsert_step, self._step_values(workflow, tx, step)) for step in steps]
         work.append((self._update_run, {**key_params(workflow, tx), **run_values(run)}))
         if not self._run_driver(work, workflow, tx)[-1]:
             raise _run_not_found(workflow, tx)
+
+    def _step_values(self, workflow: str, tx: str, step: StepRecord) -> dict[str, Any]:
+        values = step_values(workflow, tx, step)
+        return pack_step_values(values) if self._packs else values
 
     def _run_driver(
         self, work: list[tuple[_DriverStatement, dict[str, Any]]], workflow: str, tx: str
