@@ -1,7 +1,7 @@
 """Brand sync: first sync and unchanged re-sync from the reference brand system.
 
     .venv/bin/python bench/bench_brand_sync.py [--sizes 10000,100000,1000000]
-        [--backends sqlite,postgres] [--dlt-resync-max 100000] [--no-dlt]
+        [--backends sqlite,postgres] [--dlt-resync-max 100000] [--no-dlt] [--rounds 3]
 
 For each size N the reference brand system runs in its own process (in-memory store,
 ``--seed N``) and every case runs in a fresh child process over loopback HTTP, 1000
@@ -25,7 +25,10 @@ excluded), its peak RSS (``ru_maxrss``) and the rows it wrote (``cursor.rowcount
 over INSERT/UPDATE/DELETE, split into brand tables and the rest). PostgreSQL cases use the
 database ``brand_sync_bench`` at ``$LOOMWORK_BENCH_PG_URL`` (default
 ``postgresql+psycopg://postgres@127.0.0.1:5432/brand_sync_bench``), dropped and re-created
-per case. Writes bench/results/brand_sync.json and bench/BRAND_SYNC.md.
+per case. The machine's speed drifts by 10-25% within minutes, so on SQLite the cases the
+targets compare run ``--rounds`` times (3 by default), loomwork and dlt alternating which
+goes first, and the median round is reported with every round's rate beside it.
+Writes bench/results/brand_sync.json and bench/BRAND_SYNC.md.
 """
 
 from __future__ import annotations
@@ -394,30 +397,73 @@ def _recreate_pg_database() -> None:
 def cases_for(
     size: int, backend: str, base_url: str, work: Path, options: argparse.Namespace
 ) -> list[dict[str, Any]]:
-    """Every case of one size and backend, in a fixed order."""
+    """Every case of one size and backend, in a fixed order.
+
+    On SQLite the cases the targets compare (loomwork's first sync and re-sync, dlt's
+    first run) run ``options.rounds`` times, loomwork and dlt alternating which goes
+    first, each round into fresh databases; the row is the median round.
+    """
     me = sys.executable
     rows: list[dict[str, Any]] = []
 
-    def add(case: str, result: dict[str, Any]) -> None:
-        rows.append({"size": size, "backend": backend, "case": case, **result})
-        print(f"{size:>8} {backend:<8} {case:<22} {_brief(result)}", flush=True)
+    def add(case: str, results: list[dict[str, Any]]) -> None:
+        row = {"size": size, "backend": backend, "case": case, **median_round(results)}
+        if len(results) > 1:
+            row["rounds"] = [_round_summary(result) for result in results]
+        rows.append(row)
+        print(f"{size:>8} {backend:<8} {case:<22} {_brief(row)}", flush=True)
 
     with fresh_database(backend, work, f"raw-{size}") as url:
-        add("raw floor, first", run_child(me, "raw", base_url, url))
-        add("raw floor, unchanged", run_child(me, "raw", base_url, url))
-    with fresh_database(backend, work, f"loomwork-{size}") as url:
-        add("loomwork first", run_child(me, "loomwork", base_url, url, "first"))
-        add("loomwork full re-sync", run_child(me, "loomwork", base_url, url, "full"))
-        add("loomwork incremental", run_child(me, "loomwork", base_url, url, "incremental"))
-    if backend == "sqlite" and not options.no_dlt:
-        python = dlt_python()
-        url = f"sqlite:///{work / f'dlt-{size}.sqlite'}"
-        pipelines = str(work / f"dlt-{size}")
-        add("dlt first", run_child(python, "dlt", base_url, url, pipelines))
+        add("raw floor, first", [run_child(me, "raw", base_url, url)])
+        add("raw floor, unchanged", [run_child(me, "raw", base_url, url)])
+    with_dlt = backend == "sqlite" and not options.no_dlt
+    rounds = options.rounds if backend == "sqlite" else 1
+    found: dict[str, list[dict[str, Any]]] = {"first": [], "full": [], "dlt": []}
+    url = ""
+    for index in range(rounds):
+        order = ["loomwork", "dlt"] if index % 2 == 0 else ["dlt", "loomwork"]
+        for kind in order:
+            if kind == "dlt" and with_dlt:
+                found["dlt"].append(_dlt_first(base_url, work, f"dlt-{size}-{index}"))
+            elif kind == "loomwork":
+                with fresh_database(backend, work, f"loomwork-{size}-{index}") as url:
+                    found["first"].append(run_child(me, "loomwork", base_url, url, "first"))
+                    found["full"].append(run_child(me, "loomwork", base_url, url, "full"))
+    add("loomwork first", found["first"])
+    add("loomwork full re-sync", found["full"])
+    add("loomwork incremental", [run_child(me, "loomwork", base_url, url, "incremental")])
+    if with_dlt:
+        add("dlt first", found["dlt"])
         if size <= options.dlt_resync_max:
-            rerun = run_child(python, "dlt", base_url, url, pipelines, timeout=options.dlt_timeout)
-            add("dlt re-run", rerun)
+            python, name = dlt_python(), f"dlt-{size}-{rounds - 1}"
+            database, pipelines = f"sqlite:///{work / (name + '.sqlite')}", str(work / name)
+            timeout = options.dlt_timeout
+            add(
+                "dlt re-run",
+                [run_child(python, "dlt", base_url, database, pipelines, timeout=timeout)],
+            )
     return rows
+
+
+def _dlt_first(base_url: str, work: Path, name: str) -> dict[str, Any]:
+    database, pipelines = f"sqlite:///{work / (name + '.sqlite')}", str(work / name)
+    return run_child(dlt_python(), "dlt", base_url, database, pipelines)
+
+
+def median_round(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The round with the median brands/s (the lower middle of an even count); the first
+    error if any round failed."""
+    for result in results:
+        if "error" in result:
+            return result
+    ranked = sorted(results, key=lambda result: result["brands_per_s"])
+    return ranked[(len(ranked) - 1) // 2]
+
+
+def _round_summary(result: dict[str, Any]) -> dict[str, Any]:
+    if "error" in result:
+        return {"error": result["error"]}
+    return {key: result[key] for key in ("brands_per_s", "seconds", "cpu_s", "peak_rss_mb")}
 
 
 def _brief(result: dict[str, Any]) -> str:
@@ -466,7 +512,13 @@ def targets(rows: list[dict[str, Any]]) -> list[tuple[str, str, bool | None]]:
             checks.append(
                 (f"{size:,}: unchanged re-sync ≥ 200k/s, 0 rows", f"{rate:,}/s, {wrote} rows", ok)
             )
-    rss = [r["peak_rss_mb"] for r in rows if "error" not in r and r["case"].startswith("loomwork")]
+    rss = [
+        result["peak_rss_mb"]
+        for r in rows
+        if r["case"].startswith("loomwork")
+        for result in r.get("rounds", [r])
+        if "error" not in result
+    ]
     if rss:
         top = max(rss)
         checks.append(("peak RSS of the sync ≤ 250 MB (all N)", f"{top} MB", top <= 250))
@@ -487,11 +539,13 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any], argv: list[str]) 
         f"{BATCH_PAGES} as one page of the sync, one stored run); each case is a fresh "
         f"process pinned to CPU {CASE_CPU} (the reference system to CPU {SERVER_CPU}); "
         "brands/s counts the "
-        "sync call only (process start-up and imports excluded).",
+        "sync call only (process start-up and imports excluded). Cases with rounds ran "
+        "that many times, loomwork and dlt alternating which went first; the row is the "
+        "median round, and ratios are ratios of medians.",
         "",
         "| N | backend | case | brands/s | seconds | CPU s | peak RSS MB | brand rows written"
-        " | other rows written | other cores busy |",
-        "| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        " | other rows written | other cores busy | rounds: brands/s |",
+        "| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for row in rows:
         if "error" in row:
@@ -503,12 +557,17 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any], argv: list[str]) 
             f"| {row['size']:,} | {row['backend']} | {row['case']} | {row['brands_per_s']:,} "
             f"| {row['seconds']:.2f} | {row['cpu_s']:.2f} | {row['peak_rss_mb']} "
             f"| {row['brand_rows_written']:,} | {other if other >= 0 else '-'} "
-            f"| {row.get('other_cores_busy', '-')} |"
+            f"| {row.get('other_cores_busy', '-')} | {_rounds_text(row)} |"
         )
     lines += ["", "## Targets", "", "| target | measured | met |", "| --- | --- | --- |"]
     for name, value, met in targets(rows):
         lines.append(f"| {name} | {value} | {'yes' if met else 'NO'} |")
     return "\n".join(lines) + "\n"
+
+
+def _rounds_text(row: dict[str, Any]) -> str:
+    rates = [r.get("brands_per_s") for r in row.get("rounds", [])]
+    return ", ".join(f"{rate:,}" if rate is not None else "error" for rate in rates) or "-"
 
 
 def write_report(generated: str) -> None:
@@ -528,6 +587,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--dlt-resync-max", type=int, default=100_000)
     parser.add_argument("--dlt-timeout", type=float, default=120, help="seconds per dlt re-run")
     parser.add_argument("--no-dlt", action="store_true")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds of the compared SQLite cases (median kept)"
+    )
     parser.add_argument(
         "--report-only", action="store_true", help="re-render the report from the JSON results"
     )
