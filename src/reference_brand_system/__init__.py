@@ -11,7 +11,7 @@ independent of loomwork. Start it with ``python -m reference_brand_system`` or, 
 
 from reference_brand_system._app import create_app
 from reference_brand_system._faults import BAD_RECORD_KINDS, FaultConfig, FaultInjector
-from reference_brand_system._server import RunningServer, serve_in_thread
+from reference_brand_system._server import RunningServer, Tls, serve_in_thread
 from reference_brand_system._store import BrandConflict, BrandNotFound, BrandStore
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "FaultConfig",
     "FaultInjector",
     "RunningServer",
+    "Tls",
     "create_app",
     "serve_in_thread",
 ]

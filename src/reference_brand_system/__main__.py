@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from reference_brand_system._faults import FaultConfig, FaultInjector
-from reference_brand_system._server import serve_forever
+from reference_brand_system._server import Tls, serve_forever
 from reference_brand_system._store import BrandStore
 from reference_brand_system._validation import ValidationFailure
 
@@ -42,6 +42,7 @@ class Settings:
     seed: int
     faults: FaultConfig
     log_level: str
+    tls: Tls | None = None
 
 
 def _parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
@@ -67,6 +68,12 @@ def _parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         help="create this many brands at start if the store is empty",
     )
     parser.add_argument("--log-level", default=default("log_level", "info"))
+    parser.add_argument(
+        "--tls-cert", default=default("tls_cert", None), help="PEM certificate chain: serve HTTPS"
+    )
+    parser.add_argument(
+        "--tls-key", default=default("tls_key", None), help="PEM private key of --tls-cert"
+    )
     for name, (kind, text) in _FAULT_OPTIONS.items():
         flag = "--" + name.replace("_", "-")
         parser.add_argument(flag, type=kind, default=default(name, None), help=text)
@@ -79,6 +86,8 @@ def parse_settings(argv: Sequence[str] | None, env: Mapping[str, str]) -> Settin
     args = parser.parse_args(argv)
     if not args.api_key:
         parser.error("an API key is required: --api-key or BRAND_SYSTEM_API_KEY")
+    if bool(args.tls_cert) != bool(args.tls_key):
+        parser.error("--tls-cert and --tls-key go together")
     given = {name: getattr(args, name) for name in _FAULT_OPTIONS}
     given["seed"] = given.pop("fault_seed")
     try:
@@ -95,6 +104,7 @@ def parse_settings(argv: Sequence[str] | None, env: Mapping[str, str]) -> Settin
         seed=args.seed,
         faults=faults,
         log_level=args.log_level,
+        tls=Tls(args.tls_cert, args.tls_key) if args.tls_cert else None,
     )
 
 
@@ -113,6 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             host=settings.host,
             port=settings.port,
             log_level=settings.log_level,
+            tls=settings.tls,
         )
     except (ValueError, OSError) as exc:
         print(f"reference-brand-system: {exc}", file=sys.stderr)

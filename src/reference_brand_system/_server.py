@@ -21,6 +21,14 @@ _SHUTDOWN_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
+class Tls:
+    """The certificate chain and private key (PEM files) to serve HTTPS with."""
+
+    certfile: str
+    keyfile: str
+
+
+@dataclass(frozen=True)
 class RunningServer:
     """A started service: where to reach it and the objects behind it."""
 
@@ -71,11 +79,11 @@ def bind_loopback(host: str, port: int) -> socket.socket:
     return sock
 
 
-def base_url_of(sock: socket.socket) -> str:
-    """The ``http://host:port`` URL a bound socket answers on."""
+def base_url_of(sock: socket.socket, *, tls: bool = False) -> str:
+    """The ``http(s)://host:port`` URL a bound socket answers on."""
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}"
+    return f"{'https' if tls else 'http'}://{shown}:{port}"
 
 
 def build_server(
@@ -83,15 +91,19 @@ def build_server(
     api_key: str,
     faults: FaultInjector,
     on_started: Callable[[], None],
+    *,
     log_level: str = "warning",
+    tls: Tls | None = None,
 ) -> uvicorn.Server:
-    """A uvicorn server for the service (not started)."""
+    """A uvicorn server for the service (not started); HTTPS when ``tls`` is given."""
     config = uvicorn.Config(
         create_app(store, api_key, faults),
         log_level=log_level,
         access_log=False,
         lifespan="off",
         ws="none",
+        ssl_certfile=tls.certfile if tls else None,
+        ssl_keyfile=tls.keyfile if tls else None,
     )
     return _NotifyingServer(config, on_started)
 
@@ -106,11 +118,13 @@ def serve_in_thread(
     host: str = "127.0.0.1",
     port: int = 0,
     log_level: str = "warning",
+    tls: Tls | None = None,
 ) -> Iterator[RunningServer]:
     """Run the service in a background thread for the duration of the ``with`` block.
 
     It listens on ``host:port`` (a free port by default) with a store at ``db`` holding
-    ``seed`` brands. On exit the server stops, its thread is joined and the store closed.
+    ``seed`` brands, over HTTPS when ``tls`` is given. On exit the server stops, its
+    thread is joined and the store closed.
     """
     store = BrandStore(db)
     try:
@@ -118,14 +132,17 @@ def serve_in_thread(
         injector = FaultInjector(faults)
         with bind_loopback(host, port) as sock:
             started = threading.Event()
-            server = build_server(store, api_key, injector, started.set, log_level)
+            server = build_server(
+                store, api_key, injector, started.set, log_level=log_level, tls=tls
+            )
             thread = threading.Thread(
                 target=server.run, kwargs={"sockets": [sock]}, name="reference-brand-system"
             )
             thread.start()
             try:
                 _wait_started(started, thread)
-                yield RunningServer(base_url_of(sock), api_key, store, injector)
+                url = base_url_of(sock, tls=tls is not None)
+                yield RunningServer(url, api_key, store, injector)
             finally:
                 server.should_exit = True
                 thread.join(_SHUTDOWN_TIMEOUT)
@@ -149,6 +166,7 @@ def serve_forever(
     host: str,
     port: int,
     log_level: str = "info",
+    tls: Tls | None = None,
 ) -> None:
     """Serve in this thread until interrupted, printing the base URL once listening.
 
@@ -156,9 +174,10 @@ def serve_forever(
     one as a subprocess learn the port, including when ``port`` is 0.
     """
     with bind_loopback(host, port) as sock:
-        url = base_url_of(sock)
+        url = base_url_of(sock, tls=tls is not None)
 
         def announce() -> None:
             print(f"reference brand system listening on {url}", flush=True)
 
-        build_server(store, api_key, faults, announce, log_level).run(sockets=[sock])
+        server = build_server(store, api_key, faults, announce, log_level=log_level, tls=tls)
+        server.run(sockets=[sock])

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from brand_system_helpers import all_ids, make, statuses
 
-from reference_brand_system import BrandStore, FaultConfig, serve_in_thread
+from reference_brand_system import BrandStore, FaultConfig, Tls, serve_in_thread
 from reference_brand_system.__main__ import parse_settings
 from reference_brand_system._clock import MonotonicClock
 from reference_brand_system._store import BrandChanges
@@ -110,8 +110,21 @@ def test_settings_come_from_flags_over_the_environment() -> None:
     assert (overridden.api_key, overridden.faults.error_rate) == ("flag", 0.5)
 
 
+def test_tls_files_come_from_flags_or_the_environment() -> None:
+    env = {"BRAND_SYSTEM_API_KEY": "k", "BRAND_SYSTEM_TLS_KEY": "key.pem"}
+    settings = parse_settings(["--tls-cert", "chain.pem"], env)
+    assert settings.tls == Tls("chain.pem", "key.pem")
+    assert parse_settings([], {"BRAND_SYSTEM_API_KEY": "k"}).tls is None
+
+
 @pytest.mark.parametrize(
-    "argv", [[], ["--api-key", "k", "--error-rate", "2"], ["--api-key", "k", "--port", "x"]]
+    "argv",
+    [
+        [],
+        ["--api-key", "k", "--error-rate", "2"],
+        ["--api-key", "k", "--port", "x"],
+        ["--api-key", "k", "--tls-cert", "chain.pem"],
+    ],
 )
 def test_bad_command_lines_exit_with_usage(argv: list[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:

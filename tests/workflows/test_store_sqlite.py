@@ -79,7 +79,11 @@ async def test_a_borrowed_engine_stays_open_after_close(sqlite_url: str) -> None
         engine.dispose()
 
 
-BIG = '{"brands": [' + ",".join(f'{{"id": "b{i}", "name": "Brand ☕ {i}"}}' for i in range(3000)) + "]}"
+BIG = (
+    '{"brands": ['
+    + ",".join(f'{{"id": "b{i}", "name": "Brand ☕ {i}"}}' for i in range(3000))
+    + "]}"
+)
 
 
 def stored_types(store: SqlAlchemyStore) -> dict[str, tuple[str, int]]:
@@ -101,7 +105,8 @@ async def test_large_step_payloads_are_stored_compressed(sqlite_url: str) -> Non
         loaded = await store.load_run(WF, "tx-1")
     finally:
         await store.close()
-    assert loaded is not None and loaded.steps["reserve"] == step
+    assert loaded is not None
+    assert loaded.steps["reserve"] == step
     for name in ("output_json", "events_json"):
         kind, size = stored[name]
         assert kind == "blob"
@@ -123,7 +128,8 @@ async def test_steps_saved_with_their_run_are_compressed_too(sqlite_url: str) ->
     finally:
         await store.close()
     assert stored["output_json"][0] == "blob"
-    assert loaded is not None and loaded.steps["reserve"] == step
+    assert loaded is not None
+    assert loaded.steps["reserve"] == step
 
 
 async def test_payloads_stored_as_text_before_compression_still_load(sqlite_url: str) -> None:
@@ -137,4 +143,5 @@ async def test_payloads_stored_as_text_before_compression_still_load(sqlite_url:
         loaded = await store.load_run(WF, "tx-1")
     finally:
         await store.close()
-    assert loaded is not None and loaded.steps["reserve"].output_json == BIG
+    assert loaded is not None
+    assert loaded.steps["reserve"].output_json == BIG

@@ -16,6 +16,7 @@ import importlib
 import json
 import logging
 import random
+import ssl
 import time
 import urllib.request
 from collections import deque
@@ -404,6 +405,13 @@ class BrandSystemClient:
             finally:
                 await response.aclose()
         except httpx.TransportError as error:
+            if _certificate_refused(error):
+                # Not a passing fault: retrying only hides the cause.
+                raise BrandSystemError(
+                    f"{method} {path}: the TLS certificate of {self.base_url} could not be"
+                    f" verified ({error}); if a private CA signed it, point SSL_CERT_FILE at"
+                    " that CA's certificate"
+                ) from error
             raise _Retry(f"{type(error).__name__}: {error}") from error
         status = response.status_code
         if status == 429:
@@ -464,6 +472,21 @@ def _transport_for(base_url: str) -> httpx.AsyncHTTPTransport:
     if proxy is None or urllib.request.proxy_bypass(url.host):
         return httpx.AsyncHTTPTransport()
     return httpx.AsyncHTTPTransport(proxy=proxy)
+
+
+def _certificate_refused(error: BaseException) -> bool:
+    """Whether ``error`` (or what caused it) is a failed TLS certificate verification."""
+    seen: BaseException | None = error
+    for _ in range(_CAUSES_LOOKED_AT):
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+_CAUSES_LOOKED_AT = 8  # a chain of causes can loop back on itself
 
 
 def _brand_path(brand_id: str) -> str:
