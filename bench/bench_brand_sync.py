@@ -341,6 +341,9 @@ def run_child(python: str, *args: str, timeout: float = CHILD_TIMEOUT) -> dict[s
 
     The case runs in its own session, so a timeout ends it with every process it started.
     """
+    # Write back what earlier cases left dirty (dlt writes gigabytes), so that the
+    # kernel's throttling of dirty pages lands on the case that made them.
+    os.sync()
     command = [python, str(Path(__file__).resolve()), "child", *args]
     child = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True

@@ -12,7 +12,7 @@ from event_helpers import FAST_RETRY, BusFactory, Recorder
 
 from loomwork.container import Container
 from loomwork.errors import ConflictError, DefinitionError
-from loomwork.events import Event, RetryPolicy, Subscriber
+from loomwork.events import Event, EventBatch, EventChain, LocalEventBus, RetryPolicy, Subscriber
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -245,3 +245,50 @@ async def test_a_subscriber_where_keeps_the_events_it_refuses_from_its_handler(
 def test_where_must_be_callable() -> None:
     with pytest.raises(DefinitionError, match="where must be callable"):
         Subscriber(Recorder(), "brand.created", subscriber_id="bad", where=True)  # type: ignore[arg-type]
+
+
+async def test_skip_metadata_keeps_matching_events_from_the_handler(make_bus: BusFactory) -> None:
+    pushed, everything = Recorder(), Recorder()
+    sync = {"source": "sync", "run": "r1"}
+    bus = make_bus()
+    skip = {"source": "sync"}
+    bus.subscribe(Subscriber(pushed, "brand.created", subscriber_id="push", skip_metadata=skip))
+    bus.subscribe(Subscriber(everything, "brand.created", subscriber_id="everything"))
+    await bus.start()
+    batch = EventBatch("brand.created", ["evt_1", "evt_2"], [{"n": 1}, {"n": 2}], sync, 1.0)
+    admin = Event("brand.created", {"n": 3}, metadata={"source": "admin"})
+    bare = Event("brand.created", {"n": 4})
+
+    await bus.publish(EventChain([batch, [admin, bare]]))
+    await bus.drain()
+
+    assert pushed.ids == [admin.id, bare.id]
+    assert everything.ids == ["evt_1", "evt_2", admin.id, bare.id]
+    assert [event.data for event in everything.events[:2]] == [{"n": 1}, {"n": 2}]
+    assert everything.events[0].metadata == sync
+
+
+async def test_a_batch_no_subscriber_wants_builds_no_event_objects(make_bus: BusFactory) -> None:
+    class CountingBatch(EventBatch):
+        __slots__ = ("builds",)
+
+        def events(self) -> list[Event]:
+            self.builds = getattr(self, "builds", 0) + 1
+            return super().events()
+
+    bus = make_bus()
+    skip = {"source": "sync"}
+    bus.subscribe(Subscriber(Recorder(), "brand.created", subscriber_id="p", skip_metadata=skip))
+    await bus.start()
+    batch = CountingBatch("brand.created", ["evt_1"], [{}], {"source": "sync"}, 1.0)
+
+    await bus.publish(batch)
+    await bus.drain()
+
+    if isinstance(bus, LocalEventBus):  # the Redis bus stores every event it is given
+        assert getattr(batch, "builds", 0) == 0
+
+
+def test_skip_metadata_must_be_a_mapping() -> None:
+    with pytest.raises(DefinitionError, match="skip_metadata must be a mapping"):
+        Subscriber(Recorder(), "brand.created", subscriber_id="bad", skip_metadata=["source"])  # type: ignore[arg-type]

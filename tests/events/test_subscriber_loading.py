@@ -121,6 +121,10 @@ def test_a_dotted_package_name_loads_its_modules(
             "config = {'event': 'a', 'where': 'yes'}\nasync def handler(e, c): pass\n",
             "field 'where' must be a function",
         ),
+        (
+            "config = {'event': 'a', 'skip_metadata': 'sync'}\nasync def handler(e, c): pass\n",
+            "field 'skip_metadata' must be a dict",
+        ),
         ("import not_a_module_anywhere\n", "importing it failed"),
     ],
 )
@@ -162,3 +166,20 @@ def test_a_config_where_reaches_the_subscriber(tmp_path: Path) -> None:
 
     assert picky.wants(Event("a.b", {"keep": True}))
     assert not picky.wants(Event("a.b", {}))
+
+
+def test_a_config_skip_metadata_reaches_the_subscriber(tmp_path: Path) -> None:
+    source = """
+        config = {"event": "a.b", "skip_metadata": {"source": "sync", "kind": 1}}
+
+        async def handler(event, container):
+            pass
+    """
+    folder = write(tmp_path / "subscribers", {"local_only.py": source})
+
+    (local_only,) = load_subscribers(folder)
+
+    assert not local_only.wants(Event("a.b", {}, {"source": "sync", "kind": 1, "more": 2}))
+    assert local_only.wants(Event("a.b", {}, {"source": "sync", "kind": 2}))
+    assert local_only.wants(Event("a.b", {}, {"source": "sync"}))
+    assert local_only.wants(Event("a.b", {}))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from loomwork.errors import ConflictError, NotFoundError, ValidationError
-from loomwork.events import use_event_sink
+from loomwork.events import Event, EventBatch, use_event_sink
 from loomwork.modules import Model, transaction
 
 from .conftest import ListSink
@@ -389,3 +390,24 @@ async def test_a_task_outliving_a_transaction_block_gets_its_own(
     go.set()
     brand = await task
     assert (await service.retrieve_brand(brand["id"]))["name"] == "late"
+
+
+async def test_a_bulk_write_hands_its_sink_one_batch_of_alike_events(
+    service: BrandModuleService,
+) -> None:
+    class KeepingSink:
+        def __init__(self) -> None:
+            self.given: list[Sequence[Event]] = []
+
+        def emit(self, events: Sequence[Event]) -> None:
+            self.given.append(events)
+
+    kept = KeepingSink()
+    with use_event_sink(kept):
+        brands = await service.create_brands([{"name": f"bulk {n}"} for n in range(3)])
+    (batch,) = kept.given
+    assert isinstance(batch, EventBatch)
+    assert batch.name == "brand.created"
+    assert batch.data == [{"id": brand["id"]} for brand in brands]
+    assert len(set(batch.ids)) == 3
+    assert [event.id for event in batch] == batch.ids

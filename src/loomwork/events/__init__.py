@@ -3,6 +3,7 @@
 The Redis bus is imported by path: ``from loomwork.events.redis import RedisEventBus``.
 """
 
+from loomwork.events._batch import EventBatch, EventChain, parts_of
 from loomwork.events._codec import dump_event, load_event
 from loomwork.events._event import Event, events_of, new_event_id
 from loomwork.events._loading import load_subscribers
@@ -23,7 +24,9 @@ __all__ = [
     "BusEventSink",
     "DeadLetter",
     "Event",
+    "EventBatch",
     "EventBus",
+    "EventChain",
     "EventSink",
     "Handler",
     "LocalEventBus",
@@ -36,6 +39,7 @@ __all__ = [
     "load_event",
     "load_subscribers",
     "new_event_id",
+    "parts_of",
     "reset_event_sink",
     "set_event_sink",
     "use_event_sink",

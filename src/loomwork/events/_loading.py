@@ -10,8 +10,10 @@ Each file defines a function named ``handler`` and a ``config`` dict::
         ...
 
 ``config`` may also hold ``"subscriber_id"`` (default: ``<folder>.<file stem>``, or the
-module name when loading a package), ``"max_attempts"``, and ``"where"``: a quick
-``(event) -> bool`` test; events it refuses are not delivered to the handler at all.
+module name when loading a package), ``"max_attempts"``, ``"where"``: a quick
+``(event) -> bool`` test; events it refuses are not delivered to the handler at all, and
+``"skip_metadata"``: a dict; events whose metadata holds all its key/value pairs are not
+delivered either (checked once per batch of alike events).
 Files whose name starts with ``_`` are skipped.
 """
 
@@ -29,7 +31,7 @@ from typing import Any
 from loomwork.errors import DefinitionError
 from loomwork.events._subscriber import Subscriber
 
-_FIELDS = ("event", "subscriber_id", "max_attempts", "where")
+_FIELDS = ("event", "subscriber_id", "max_attempts", "where", "skip_metadata")
 
 
 def load_subscribers(source: str | os.PathLike[str]) -> list[Subscriber]:
@@ -116,6 +118,7 @@ def _subscriber_from(module: ModuleType, where: str, default_id: str) -> Subscri
             subscriber_id=options.get("subscriber_id", default_id),
             max_attempts=options.get("max_attempts"),
             where=options.get("where"),
+            skip_metadata=options.get("skip_metadata"),
         )
     except DefinitionError as error:
         raise DefinitionError(f"{where}: {error}") from error
@@ -150,6 +153,11 @@ def _check_config(config: dict[Any, Any], where: str) -> dict[str, Any]:
         raise DefinitionError(
             f"{where}: config field 'where' must be a function of the event returning a "
             f"bool, got {config['where']!r}"
+        )
+    if not isinstance(config.get("skip_metadata", {}), dict):
+        raise DefinitionError(
+            f"{where}: config field 'skip_metadata' must be a dict of metadata values, "
+            f"got {config['skip_metadata']!r}"
         )
     attempts = config.get("max_attempts", 1)
     if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -113,9 +113,24 @@ class Subscriber:
     events are published, so events a subscriber would only ignore cost no delivery;
     the Redis bus applies it before the handler. It must be quick and side-effect free;
     if it raises, the event is delivered.
+
+    ``skip_metadata`` narrows by metadata alone: an event whose ``metadata`` holds every
+    one of these key/value pairs is not handed over either (say
+    ``{"source": "sync:system"}`` for the changes a sync made itself). The local bus
+    checks it once for a whole :class:`~loomwork.events.EventBatch`, so a bulk write's
+    events that a subscriber skips cost it nothing per event.
     """
 
-    __slots__ = ("events", "handler", "id", "is_async", "retry", "where", "wildcard")
+    __slots__ = (
+        "events",
+        "handler",
+        "id",
+        "is_async",
+        "retry",
+        "skip_metadata",
+        "where",
+        "wildcard",
+    )
 
     def __init__(
         self,
@@ -126,6 +141,7 @@ class Subscriber:
         retry: RetryPolicy | None = None,
         max_attempts: int | None = None,
         where: Where | None = None,
+        skip_metadata: Mapping[str, Any] | None = None,
     ) -> None:
         self.id = default_subscriber_id(handler) if subscriber_id is None else subscriber_id
         if not isinstance(self.id, str) or not self.id.strip():
@@ -144,13 +160,27 @@ class Subscriber:
         if where is not None and not callable(where):
             raise DefinitionError(f"subscriber {self.id!r}: where must be callable, got {where!r}")
         self.where = where
+        if skip_metadata is not None and not isinstance(skip_metadata, Mapping):
+            raise DefinitionError(
+                f"subscriber {self.id!r}: skip_metadata must be a mapping, got {skip_metadata!r}"
+            )
+        self.skip_metadata = dict(skip_metadata or {})
 
     def matches(self, name: str) -> bool:
         """Whether events called ``name`` are delivered to this subscriber."""
         return self.wildcard or name in self.events
 
+    def wants_metadata(self, metadata: Mapping[str, Any]) -> bool:
+        """Whether events with ``metadata`` pass ``skip_metadata``."""
+        skip = self.skip_metadata
+        return not skip or any(
+            key not in metadata or metadata[key] != value for key, value in skip.items()
+        )
+
     def wants(self, event: Event) -> bool:
-        """Whether ``event`` (already matched by name) passes this subscriber's ``where``."""
+        """Whether ``event`` (already matched by name) passes ``skip_metadata`` and ``where``."""
+        if not self.wants_metadata(event.metadata):
+            return False
         if self.where is None:
             return True
         try:

@@ -17,6 +17,7 @@ from typing import Any
 from typing_extensions import override
 
 from loomwork.errors import ConflictError
+from loomwork.events._batch import EventBatch, parts_of
 from loomwork.events._delivery import (
     attempt,
     describe,
@@ -112,13 +113,28 @@ class LocalEventBus(EventBus):
 
     @override
     async def publish(self, events: Sequence[Event]) -> None:
-        for event in events:
-            for worker in self._route(event.name):
-                if worker.subscriber.wants(event):
-                    self._pending += 1
-                    worker.push(event, 1)
+        for part in parts_of(events):
+            if isinstance(part, EventBatch):
+                self._publish_batch(part)
+                continue
+            for event in part:
+                for worker in self._route(event.name):
+                    if worker.subscriber.wants(event):
+                        self._push(worker, event)
         if self._pending:
             self._idle.clear()
+
+    def _publish_batch(self, batch: EventBatch) -> None:
+        # Alike events: routed once, and skipped by metadata once, before any is built.
+        for worker in self._route(batch.name):
+            if worker.subscriber.wants_metadata(batch.metadata):
+                for event in batch:
+                    if worker.subscriber.wants(event):
+                        self._push(worker, event)
+
+    def _push(self, worker: _LocalWorker, event: Event) -> None:
+        self._pending += 1
+        worker.push(event, 1)
 
     @override
     async def start(self) -> None:

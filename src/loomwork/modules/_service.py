@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import sqlalchemy as sa
 
 from loomwork.errors import ConflictError
-from loomwork.events import Event, EventSink, StagedEvents, current_event_sink, events_of
-from loomwork.modules._gc import paused_gc
+from loomwork.events import Event, EventBatch, EventChain, EventSink, current_event_sink
 from loomwork.modules._ids import new_ids
 from loomwork.modules._model import Model
 from loomwork.modules._offload import can_leave_loop, on_worker
@@ -113,16 +112,16 @@ class ModuleService:
         if not can_leave_loop(self._engine):
             return self._write_to(sink, info, work, event_metadata)
         # Sinks are called from the loop, as when the write ran inline.
-        staged = StagedEvents() if sink is not None else None
+        held = _HeldEvents() if sink is not None else None
         try:
             result: T = await on_worker(
-                self._engine, self._write_to, staged, info, work, event_metadata
+                self._engine, self._write_to, held, info, work, event_metadata
             )
         finally:
             # Also when the caller was cancelled: the write committed all the same.
-            events = staged.release() if staged is not None else []
-            if sink is not None and events:
-                sink.emit(events)
+            if sink is not None and held is not None:
+                for events in held.parts:
+                    sink.emit(events)
         return result
 
     def _read(self, work: Callable[[sa.Connection], T]) -> T:
@@ -158,13 +157,32 @@ class ModuleService:
 
 def _events(
     info: ModelInfo, changes: list[Change], metadata: Mapping[str, Any] | None
-) -> list[Event]:
-    ids = iter(new_ids("evt", len(changes)))
+) -> Sequence[Event]:
+    """The events of ``changes``: one :class:`EventBatch` per run of one action.
+
+    A bulk write's rows change alike, so its events stay two lists (ids and data) until
+    someone needs them as objects.
+    """
+    ids = new_ids("evt", len(changes))
     now = time.time()
-    events: list[Event] = []
-    with paused_gc(len(changes)):
-        # Consecutive changes of one action (a bulk write's rows) share one name.
-        for action, group in groupby(changes, key=itemgetter(0)):
-            items = [(next(ids), {"id": record_id}) for _, record_id in group]
-            events += events_of(f"{info.singular}.{action}", items, metadata, now)
-    return events
+    batches: list[Sequence[Event]] = []
+    start = 0
+    for action, group in groupby(changes, key=itemgetter(0)):
+        data = [{"id": record_id} for _, record_id in group]
+        end = start + len(data)
+        batches.append(EventBatch(f"{info.singular}.{action}", ids[start:end], data, metadata, now))
+        start = end
+    return batches[0] if len(batches) == 1 else EventChain(batches)
+
+
+class _HeldEvents:
+    """A sink that keeps what it is given as given, for the event loop to pass on."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self) -> None:
+        self.parts: list[Sequence[Event]] = []
+
+    def emit(self, events: Sequence[Event]) -> None:
+        """Keep ``events`` (a batch stays a batch)."""
+        self.parts.append(events)

@@ -8,7 +8,7 @@ to their sinks only after it commits; a rollback drops them.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 
@@ -25,9 +25,9 @@ class Transaction:
     def __init__(self, connection: sa.Connection) -> None:
         self.connection = connection
         self.open = True
-        self._pending: list[tuple[EventSink, list[Event]]] = []
+        self._pending: list[tuple[EventSink, Sequence[Event]]] = []
 
-    def stage(self, sink: EventSink | None, events: list[Event]) -> None:
+    def stage(self, sink: EventSink | None, events: Sequence[Event]) -> None:
         """Hold ``events`` for ``sink`` until the transaction commits."""
         if sink is not None and events:
             self._pending.append((sink, events))

@@ -19,7 +19,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ulid import ULID
@@ -340,7 +340,7 @@ class WorkflowEngine:
                 published += 1
         return published
 
-    async def _outbox_events(self, record: RunRecord) -> list[Event]:
+    async def _outbox_events(self, record: RunRecord) -> Sequence[Event]:
         outbox = decode(record.outbox_json)
         steps: Mapping[str, StepRecord] = {}
         if isinstance(outbox, dict):  # the events are in the step checkpoints

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from loomwork.errors import LoomworkError
-from loomwork.events import Event, EventBus, events_of, load_event
+from loomwork.events import Event, EventBatch, EventBus, EventChain, load_event, parts_of
 
 if TYPE_CHECKING:
     from loomwork.container import Container
@@ -24,16 +24,27 @@ logger = logging.getLogger("loomwork.workflows")
 
 
 class StepEvents:
-    """The events one step invocation emitted (an event sink)."""
+    """The events one step invocation emitted (an event sink).
 
-    __slots__ = ("events",)
+    Batches are kept as they came (a bulk write's events are built as objects only if
+    someone needs them); a plain list is copied, as its emitter may reuse it.
+    """
+
+    __slots__ = ("_parts",)
 
     def __init__(self) -> None:
-        self.events: list[Event] = []
+        self._parts: list[Sequence[Event]] = []
 
     def emit(self, events: Sequence[Event]) -> None:
         """Stage ``events`` with the step."""
-        self.events.extend(events)
+        if events:
+            kept = events if isinstance(events, EventBatch | EventChain) else list(events)
+            self._parts.append(kept)
+
+    @property
+    def events(self) -> EventChain:
+        """Everything emitted so far, in order."""
+        return EventChain(self._parts)
 
 
 class _Discarded:
@@ -59,30 +70,42 @@ def dump_events(events: Sequence[Event]) -> dict[str, Any]:
     groups: list[list[Any]] = []
     items: list[list[Any]] = []
     name, metadata, timestamp = None, None, None
-    for event in events:
-        if event.name != name or event.timestamp != timestamp or event.metadata != metadata:
-            name, metadata, timestamp = event.name, event.metadata, event.timestamp
-            items = []
-            groups.append([name, metadata, timestamp, items])
-        items.append([event.id, event.data])
+    for part in parts_of(events):
+        if isinstance(part, EventBatch):
+            pairs = [[event_id, data] for event_id, data in zip(part.ids, part.data, strict=True)]
+            groups.append([part.name, part.metadata, part.timestamp, pairs])
+            name = None  # the next single event starts a group of its own
+            continue
+        for event in part:
+            if event.name != name or event.timestamp != timestamp or event.metadata != metadata:
+                name, metadata, timestamp = event.name, event.metadata, event.timestamp
+                items = []
+                groups.append([name, metadata, timestamp, items])
+            items.append([event.id, event.data])
     return {"groups": groups}
 
 
-def load_events(data: Any) -> list[Event]:
-    """Events from :func:`dump_events` output (``None`` means none).
+def load_events(data: Any) -> Sequence[Event]:
+    """Events from :func:`dump_events` output (``None`` means none), a batch per group.
 
     A list of single events, as checkpoints written before grouping hold, is read too.
     """
     if data is None or isinstance(data, list):
         return [load_event(item) for item in data or ()]
-    events: list[Event] = []
-    for name, metadata, timestamp, items in data["groups"]:
-        pairs = [(str(event_id), event_data) for event_id, event_data in items]
-        events += events_of(str(name), pairs, metadata, float(timestamp))
-    return events
+    batches = [
+        EventBatch(
+            str(name),
+            [str(event_id) for event_id, _ in items],
+            [event_data for _, event_data in items],
+            metadata,
+            float(timestamp),
+        )
+        for name, metadata, timestamp, items in data["groups"]
+    ]
+    return EventChain(batches)
 
 
-def outbox_events(outbox: Any, steps: Mapping[str, Any]) -> list[Event]:
+def outbox_events(outbox: Any, steps: Mapping[str, Any]) -> Sequence[Event]:
     """The events an outbox entry stands for.
 
     An entry is either the events themselves (a list, as older runs wrote them) or
@@ -91,16 +114,16 @@ def outbox_events(outbox: Any, steps: Mapping[str, Any]) -> list[Event]:
     """
     if not isinstance(outbox, dict):
         return load_events(outbox)
-    events: list[Event] = []
+    parts: list[Sequence[Event]] = []
     for key in outbox["steps"]:
         record = steps.get(key)
         if record is None or record.events_json is None:
             raise LoomworkError(f"the outbox names step {key!r}, whose checkpoint holds no events")
-        events.extend(load_events(json.loads(record.events_json)))
-    return events
+        parts.append(load_events(json.loads(record.events_json)))
+    return EventChain(parts)
 
 
-async def publish(container: Container, events: list[Event]) -> bool:
+async def publish(container: Container, events: Sequence[Event]) -> bool:
     """Publish on the container's ``event_bus``; False if there is none or it failed.
 
     Failures are logged; the caller keeps the events (in the outbox) to try again.

@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
+from collections.abc import Sequence
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
 from loomwork.errors import PermanentStepFailure, RunCancelledError, StepTimeoutError
 from loomwork.events import (
     Event,
+    EventChain,
     EventSink,
     current_event_sink,
     reset_event_sink,
@@ -77,7 +79,7 @@ class Execution:
         self.scope = Scope(input, {})
         self.steps: dict[str, StepRecord] = {}
         self.compensate_inputs: dict[str, Any] = {}
-        self.step_events: dict[str, list[Event]] = {}
+        self.step_events: dict[str, Sequence[Event]] = {}
         sink = current_event_sink()
         # Started inside a step of another run: that run publishes our events.
         self.parent_events = sink if isinstance(sink, StepEvents) else None
@@ -275,7 +277,7 @@ class Execution:
         attempts: int,
         *,
         from_outside: bool = False,
-        events: list[Event] | None = None,
+        events: Sequence[Event] | None = None,
     ) -> Outcome:
         """Record a step's successful response (or its ``skip``).
 
@@ -453,19 +455,21 @@ class Execution:
 
     async def _finish(self, state: RunState) -> None:
         self.state = state
-        events: list[Event] = []
+        events: Sequence[Event] = []
         if state is RunState.DONE:
             self.result = self.definition.result(self.scope)
             events = self._released_events()
         await self.engine.runs.finished(self, events)
 
-    def _released_events(self) -> list[Event]:
-        events = [
-            event
-            for stage in self.definition.stages
-            for node in stage
-            for event in self.step_events.get(node.key, ())
-        ]
+    def _released_events(self) -> Sequence[Event]:
+        events = EventChain(
+            [
+                self.step_events[node.key]
+                for stage in self.definition.stages
+                for node in stage
+                if node.key in self.step_events
+            ]
+        )
         if self.parent_events is not None:
             self.parent_events.emit(events)
             return []

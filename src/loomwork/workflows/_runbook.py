@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from loomwork.events import Event
@@ -78,7 +78,7 @@ class RunBook:
         record.updated_at = self.clock()
         await self.store.save_run(record, steps=execution.take_unsaved())
 
-    async def finished(self, execution: Execution, events: list[Event]) -> None:
+    async def finished(self, execution: Execution, events: Sequence[Event]) -> None:
         """Store a finished run's outcome, then publish its events (outbox first)."""
         self.active.pop((execution.definition.name, execution.transaction_id), None)
         record = execution.record

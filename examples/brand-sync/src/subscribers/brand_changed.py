@@ -1,8 +1,9 @@
 """Subscriber: push store-side brand changes to the brand system.
 
 Events caused by the sync itself (``metadata["source"] == "sync:system"``: the pull's
-writes and the push's own write-backs) are refused by the subscriber's ``where``, so
-nothing bounces back and a large pull costs no deliveries.
+writes and the push's own write-backs) are skipped by the subscriber's
+``skip_metadata``, so nothing bounces back, and a large pull's events are skipped a
+whole batch at a time, without one event object each.
 """
 
 from __future__ import annotations
@@ -12,21 +13,21 @@ from typing import Any
 
 from loomwork.events import Event
 
-from ..modules.brand.origin import caused_by_sync
+from ..modules.brand.origin import SYNC_METADATA, caused_by_sync
 from ..workflows.push_brand_to_system import push_brand_to_system_workflow
 
 logger = logging.getLogger("brand_sync.push")
 
 
 def made_in_the_store(event: Event) -> bool:
-    """The subscriber's ``where``: changes the sync itself made are not even delivered."""
+    """True unless the sync itself made the change (what ``skip_metadata`` skips)."""
     return not caused_by_sync(event.metadata)
 
 
 config = {
     "event": ["brand.created", "brand.updated", "brand.deleted"],
     "subscriber_id": "brand-push-to-system",
-    "where": made_in_the_store,
+    "skip_metadata": dict(SYNC_METADATA),
 }
 
 
