@@ -325,31 +325,34 @@ def split_new(
     """
     linked = {row["external_id"] for row in rows if row["external_id"]}
     held = {row["name"] for row in rows if row["deleted_at"] is None}
-    names = _repeated([raw["name"] for raw in page])
-    ids = _repeated([raw["id"] for raw in page])
+    taken_ids = linked | _repeated([raw["id"] for raw in page])
+    taken_names = held | _repeated([raw["name"] for raw in page])
     rest: list[Mapping[str, Any]] = []
     creates: list[dict[str, Any]] = []
     for raw in page:
-        name, stamp = raw["name"], utc_key(raw["updated_at"])
+        name, stamp, record_id = raw["name"], raw["updated_at"], raw["id"]
+        # utc_key's test, inlined: this loop runs once per record of a first sync.
         if (
-            stamp is None
-            or raw.get("external_id") is not None
-            or raw.get("deleted_at") is not None
-            or raw["id"] in linked
-            or name in held
-            or name in names
-            or raw["id"] in ids
+            isinstance(stamp, str)
+            and (
+                (len(stamp) == 27 and stamp[26] == "Z")
+                or (len(stamp) == 32 and stamp[26:] == "+00:00")
+            )
+            and raw.get("external_id") is None
+            and raw.get("deleted_at") is None
+            and record_id not in taken_ids
+            and name not in taken_names
         ):
+            creates.append(
+                {
+                    "name": name,
+                    "external_id": record_id,
+                    "synced_name": name,
+                    "system_updated_at": stamp[:26] + "+00:00",
+                }
+            )
+        else:
             rest.append(raw)
-            continue
-        creates.append(
-            {
-                "name": name,
-                "external_id": raw["id"],
-                "synced_name": name,
-                "system_updated_at": stamp + "+00:00",
-            }
-        )
     return rest, creates
 
 
