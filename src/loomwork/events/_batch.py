@@ -18,10 +18,24 @@ from loomwork.events._event import Event, events_of
 
 
 class _EventSequence(Sequence[Event]):
-    """Equal to any sequence holding equal events in the same order (a list, say)."""
+    """Events read from a list built on first need (:meth:`events`).
+
+    Equal to any sequence holding equal events in the same order (a list, say).
+    """
 
     __slots__ = ()
     __hash__ = None  # type: ignore[assignment]  # mutable caches: compared, never hashed
+
+    def events(self) -> list[Event]:
+        """The events as a list of objects (built on the first call, then kept)."""
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, index: int) -> Event: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Event]: ...
+    def __getitem__(self, index: int | slice) -> Event | list[Event]:
+        return self.events()[index]
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Sequence) or isinstance(other, str | bytes):
@@ -59,7 +73,7 @@ class EventBatch(_EventSequence):
         self._built: list[Event] | None = None
 
     def events(self) -> list[Event]:
-        """The events as objects (built on the first call)."""
+        """The events as objects, each with its own copy of ``metadata``."""
         if self._built is None:
             self._built = events_of(
                 self.name, zip(self.ids, self.data, strict=True), self.metadata, self.timestamp
@@ -68,13 +82,6 @@ class EventBatch(_EventSequence):
 
     def __len__(self) -> int:
         return len(self.ids)
-
-    @overload
-    def __getitem__(self, index: int) -> Event: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[Event]: ...
-    def __getitem__(self, index: int | slice) -> Event | list[Event]:
-        return self.events()[index]
 
     def __iter__(self) -> Iterator[Event]:
         return iter(self.events())
@@ -92,20 +99,14 @@ class EventChain(_EventSequence):
         self.parts: list[Sequence[Event]] = [p for part in parts for p in parts_of(part)]
         self._flat: list[Event] | None = None
 
-    def _events(self) -> list[Event]:
+    def events(self) -> list[Event]:
+        """Every part's events in one list."""
         if self._flat is None:
             self._flat = [event for part in self.parts for event in part]
         return self._flat
 
     def __len__(self) -> int:
         return sum(len(part) for part in self.parts)
-
-    @overload
-    def __getitem__(self, index: int) -> Event: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[Event]: ...
-    def __getitem__(self, index: int | slice) -> Event | list[Event]:
-        return self._events()[index]
 
     def __iter__(self) -> Iterator[Event]:
         for part in self.parts:
