@@ -183,3 +183,4 @@ def test_a_config_skip_metadata_reaches_the_subscriber(tmp_path: Path) -> None:
     assert local_only.wants(Event("a.b", {}, {"source": "sync", "kind": 2}))
     assert local_only.wants(Event("a.b", {}, {"source": "sync"}))
     assert local_only.wants(Event("a.b", {}))
+    assert local_only.wants(Event("a.b", {}, None))  # type: ignore[arg-type]

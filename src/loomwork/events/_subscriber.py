@@ -173,9 +173,9 @@ class Subscriber:
     def wants_metadata(self, metadata: Mapping[str, Any]) -> bool:
         """Whether events with ``metadata`` pass ``skip_metadata``."""
         skip = self.skip_metadata
-        return not skip or any(
-            key not in metadata or metadata[key] != value for key, value in skip.items()
-        )
+        if not skip or not isinstance(metadata, Mapping):
+            return True
+        return any(key not in metadata or metadata[key] != value for key, value in skip.items())
 
     def wants(self, event: Event) -> bool:
         """Whether ``event`` (already matched by name) passes ``skip_metadata`` and ``where``."""
