@@ -427,7 +427,7 @@ def cases_for(
         order = ["loomwork", "dlt"] if index % 2 == 0 else ["dlt", "loomwork"]
         for kind in order:
             if kind == "dlt" and with_dlt:
-                found["dlt"].append(_dlt_first(base_url, work, f"dlt-{size}-{index}"))
+                found["dlt"].append(_dlt_run(base_url, work, f"dlt-{size}-{index}"))
             elif kind == "loomwork":
                 with fresh_database(backend, work, f"loomwork-{size}-{index}") as url:
                     found["first"].append(run_child(me, "loomwork", base_url, url, "first"))
@@ -438,19 +438,18 @@ def cases_for(
     if with_dlt:
         add("dlt first", found["dlt"])
         if size <= options.dlt_resync_max:
-            python, name = dlt_python(), f"dlt-{size}-{rounds - 1}"
-            database, pipelines = f"sqlite:///{work / (name + '.sqlite')}", str(work / name)
-            timeout = options.dlt_timeout
-            add(
-                "dlt re-run",
-                [run_child(python, "dlt", base_url, database, pipelines, timeout=timeout)],
-            )
+            # Over the last round's dlt database and pipeline state.
+            last = f"dlt-{size}-{rounds - 1}"
+            add("dlt re-run", [_dlt_run(base_url, work, last, timeout=options.dlt_timeout)])
     return rows
 
 
-def _dlt_first(base_url: str, work: Path, name: str) -> dict[str, Any]:
+def _dlt_run(
+    base_url: str, work: Path, name: str, timeout: float = CHILD_TIMEOUT
+) -> dict[str, Any]:
+    """dlt's pipeline over the SQLite database and pipeline state called ``name``."""
     database, pipelines = f"sqlite:///{work / (name + '.sqlite')}", str(work / name)
-    return run_child(dlt_python(), "dlt", base_url, database, pipelines)
+    return run_child(dlt_python(), "dlt", base_url, database, pipelines, timeout=timeout)
 
 
 def median_round(results: list[dict[str, Any]]) -> dict[str, Any]:

@@ -474,6 +474,9 @@ def _transport_for(base_url: str) -> httpx.AsyncHTTPTransport:
     return httpx.AsyncHTTPTransport(proxy=proxy)
 
 
+_CAUSES_LOOKED_AT = 8  # a chain of causes can loop back on itself
+
+
 def _certificate_refused(error: BaseException) -> bool:
     """Whether ``error`` (or what caused it) is a failed TLS certificate verification."""
     seen: BaseException | None = error
@@ -484,9 +487,6 @@ def _certificate_refused(error: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
-
-
-_CAUSES_LOOKED_AT = 8  # a chain of causes can loop back on itself
 
 
 def _brand_path(brand_id: str) -> str:
